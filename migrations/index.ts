@@ -1,0 +1,5 @@
+import { Init1795305385121 } from './1795305385121-Init.js';
+// Every migration, in order. `npm run migration:generate -- <Name>` appends to this list.
+export const MIGRATIONS: Function[] = [
+  Init1795305385121,
+];

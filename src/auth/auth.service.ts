@@ -1,0 +1,74 @@
+import { Injectable } from '@nestjs/common';
+import argon2 from 'argon2';
+import { ChatsRepository } from '../chats/chats.repository.js';
+import { isUniqueViolation } from '../common/db-errors.js';
+import { AppException } from '../common/errors/app.exception.js';
+import { ErrorCode } from '../common/errors/error-code.js';
+import type { UsageInfo } from '../usage/usage-info.js';
+import { UsageService } from '../usage/usage.service.js';
+import type { UserEntity } from '../users/user.entity.js';
+import { UsersRepository } from '../users/users.repository.js';
+import type { LoginDto, RegisterDto } from './dto/auth.dto.js';
+import { TokenService } from './token.service.js';
+
+export interface UserView {
+  id: string;
+  email: string;
+  name: string | null;
+  created_at: string;
+}
+
+export interface AuthResult {
+  access_token: string;
+  token_type: 'Bearer';
+  expires_in: number;
+  user: UserView;
+}
+
+// A hash to verify against when the email is unknown, so both failures take as long.
+const DUMMY_HASH = argon2.hash('not-a-real-password-0000');
+
+@Injectable()
+export class AuthService {
+  constructor(
+    private readonly users: UsersRepository,
+    private readonly chats: ChatsRepository,
+    private readonly tokens: TokenService,
+    private readonly usage: UsageService,
+  ) {}
+
+  async register(dto: RegisterDto, anonId?: string): Promise<AuthResult> {
+    const passwordHash = await argon2.hash(dto.password, { type: argon2.argon2id });
+    let user: UserEntity;
+    try {
+      user = await this.users.create({ email: dto.email, passwordHash, name: dto.name ?? null });
+    } catch (error) {
+      if (isUniqueViolation(error, 'users_email_key')) throw new AppException(ErrorCode.EMAIL_TAKEN, 'This email is already registered');
+      throw error;
+    }
+    await this.usage.grantInitialCredits(user.id);
+    return this.signIn(user, anonId);
+  }
+
+  async login(dto: LoginDto, anonId?: string): Promise<AuthResult> {
+    const user = await this.users.findByEmail(dto.email);
+    const valid = await argon2.verify(user?.passwordHash ?? (await DUMMY_HASH), dto.password);
+    if (!user || !valid) throw new AppException(ErrorCode.INVALID_CREDENTIALS, 'Wrong email or password');
+    return this.signIn(user, anonId);
+  }
+
+  async me(userId: string): Promise<{ user: UserView; usage: UsageInfo }> {
+    const user = await this.users.findById(userId);
+    if (!user) throw new AppException(ErrorCode.UNAUTHORIZED, 'This account no longer exists');
+    return { user: toUserView(user), usage: await this.usage.describe({ kind: 'user', userId }) };
+  }
+
+  private async signIn(user: UserEntity, anonId: string | undefined): Promise<AuthResult> {
+    if (anonId) await this.chats.transferAnonymous(anonId, user.id);
+    return { ...this.tokens.sign(user.id), user: toUserView(user) };
+  }
+}
+
+export function toUserView(user: UserEntity): UserView {
+  return { id: user.id, email: user.email, name: user.name, created_at: user.createdAt.toISOString() };
+}

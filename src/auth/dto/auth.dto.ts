@@ -1,0 +1,23 @@
+import { Transform } from 'class-transformer';
+import { IsEmail, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
+
+const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
+
+export class RegisterDto {
+  @Transform(trim) @IsEmail({}, { message: 'email must be an email address' }) @MaxLength(320)
+  email: string;
+
+  @IsString() @MinLength(8, { message: 'password must be at least 8 characters' }) @MaxLength(200)
+  password: string;
+
+  @IsOptional() @Transform(trim) @IsString() @MinLength(1) @MaxLength(100)
+  name?: string;
+}
+
+export class LoginDto {
+  @Transform(trim) @IsEmail({}, { message: 'email must be an email address' }) @MaxLength(320)
+  email: string;
+
+  @IsString() @MinLength(1) @MaxLength(200)
+  password: string;
+}

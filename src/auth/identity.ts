@@ -1,0 +1,18 @@
+// Who is asking: a signed-in user or an anonymous visitor. Every transport resolves one of these.
+export type Identity = { kind: 'user'; userId: string } | { kind: 'anonymous'; anonId: string };
+
+// The room / idempotency key of an identity: "u:<user id>" or "a:<anon id>".
+export function ownerKey(identity: Identity): string {
+  return identity.kind === 'user' ? `u:${identity.userId}` : `a:${identity.anonId}`;
+}
+
+// The columns that own a chat.
+export function ownerColumns(identity: Identity): { userId: string | null; anonId: string | null } {
+  return identity.kind === 'user' ? { userId: identity.userId, anonId: null } : { userId: null, anonId: identity.anonId };
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[1-8][0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/i;
+
+export function isUuid(value: string): boolean {
+  return UUID.test(value);
+}

@@ -1,0 +1,34 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { JwtService } from '@nestjs/jwt';
+import { APP_CONFIG } from '../common/core.module.js';
+import { AppException } from '../common/errors/app.exception.js';
+import { ErrorCode } from '../common/errors/error-code.js';
+import type { AppConfig } from '../config/app-config.js';
+import { isUuid } from './identity.js';
+
+// Only HS256 is accepted: `alg: none` and algorithm-confusion tokens are refused by the verifier.
+export const JWT_ALGORITHM = 'HS256';
+
+@Injectable()
+export class TokenService {
+  constructor(
+    private readonly jwt: JwtService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  sign(userId: string): { access_token: string; token_type: 'Bearer'; expires_in: number } {
+    const token = this.jwt.sign({ sub: userId }, { algorithm: JWT_ALGORITHM, expiresIn: this.config.jwtExpiresInSeconds });
+    return { access_token: token, token_type: 'Bearer', expires_in: this.config.jwtExpiresInSeconds };
+  }
+
+  // The user id of a valid token; UNAUTHORIZED for anything else.
+  verify(token: string): string {
+    try {
+      const payload = this.jwt.verify<{ sub?: unknown }>(token, { algorithms: [JWT_ALGORITHM] });
+      if (typeof payload.sub === 'string' && isUuid(payload.sub)) return payload.sub;
+    } catch {
+      // expired, malformed, wrong signature or algorithm: all the same answer
+    }
+    throw new AppException(ErrorCode.UNAUTHORIZED, 'Invalid or expired token');
+  }
+}

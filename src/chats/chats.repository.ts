@@ -1,0 +1,74 @@
+import { Injectable } from '@nestjs/common';
+import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
+import type { DataSource, Repository } from 'typeorm';
+import { ownerColumns, ownerKey, type Identity } from '../auth/identity.js';
+import { MessageEntity } from '../messages/message.entity.js';
+import { ChatEntity } from './chat.entity.js';
+
+@Injectable()
+export class ChatsRepository {
+  constructor(
+    @InjectRepository(ChatEntity) private readonly chats: Repository<ChatEntity>,
+    @InjectDataSource() private readonly dataSource: DataSource,
+  ) {}
+
+  create(owner: Identity, title: string): Promise<ChatEntity> {
+    return this.chats.save(this.chats.create({ ...ownerColumns(owner), title, lastMessageAt: null }));
+  }
+
+  // The chat when it belongs to this owner; null for a foreign chat and an unknown one alike.
+  findOwned(id: string, owner: Identity): Promise<ChatEntity | null> {
+    const { userId, anonId } = ownerColumns(owner);
+    return userId ? this.chats.findOneBy({ id, userId }) : this.chats.findOneBy({ id, anonId: anonId! });
+  }
+
+  async listOwned(owner: Identity, page: number, limit: number): Promise<{ chats: ChatEntity[]; total: number }> {
+    const { userId, anonId } = ownerColumns(owner);
+    const where = userId ? { userId } : { anonId: anonId! };
+    const [chats, total] = await this.chats.findAndCount({
+      where,
+      order: { updatedAt: 'DESC', id: 'DESC' },
+      skip: page * limit,
+      take: limit,
+    });
+    return { chats, total };
+  }
+
+  async rename(id: string, owner: Identity, title: string): Promise<ChatEntity | null> {
+    const chat = await this.findOwned(id, owner);
+    if (!chat) return null;
+    chat.title = title;
+    return this.chats.save(chat);
+  }
+
+  async deleteOwned(id: string, owner: Identity): Promise<boolean> {
+    const { userId, anonId } = ownerColumns(owner);
+    const result = await this.chats.delete(userId ? { id, userId } : { id, anonId: anonId! });
+    return (result.affected ?? 0) > 0;
+  }
+
+  async markMessageAt(id: string, at: Date): Promise<void> {
+    await this.chats.update({ id }, { lastMessageAt: at, updatedAt: at });
+  }
+
+  // Sign-up or login with an anonymous id: that visitor's chats and idempotency keys move to the
+  // user. A key the user already used stays with the anonymous id (it can no longer collide).
+  async transferAnonymous(anonId: string, userId: string): Promise<number> {
+    return this.dataSource.transaction(async (manager) => {
+      const moved = await manager.update(ChatEntity, { anonId }, { anonId: null, userId });
+      const from = ownerKey({ kind: 'anonymous', anonId });
+      const to = ownerKey({ kind: 'user', userId });
+      await manager
+        .createQueryBuilder()
+        .update(MessageEntity)
+        .set({ ownerKey: to })
+        .where('owner_key = :from', { from })
+        .andWhere(
+          'NOT EXISTS (SELECT 1 FROM messages m2 WHERE m2.owner_key = :to AND m2.client_message_id = messages.client_message_id)',
+          { to },
+        )
+        .execute();
+      return moved.affected ?? 0;
+    });
+  }
+}

@@ -1,0 +1,36 @@
+import { ValidationPipe, type ValidationError } from '@nestjs/common';
+import { plainToInstance, type ClassConstructor } from 'class-transformer';
+import { validateSync } from 'class-validator';
+import { validationError } from './errors/app.exception.js';
+
+const OPTIONS = { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: true } as const;
+
+// One set of rules for every edge: HTTP bodies and queries through the pipe, socket payloads
+// through validateDto.
+export function createValidationPipe(): ValidationPipe {
+  return new ValidationPipe({
+    ...OPTIONS,
+    transform: true,
+    exceptionFactory: (errors) => validationError(summarize(errors)),
+  });
+}
+
+export function validateDto<T extends object>(cls: ClassConstructor<T>, payload: unknown): T {
+  if (payload === undefined || payload === null) payload = {};
+  if (typeof payload !== 'object' || Array.isArray(payload)) throw validationError('payload must be an object');
+  const instance = plainToInstance(cls, payload);
+  const errors = validateSync(instance, OPTIONS);
+  if (errors.length > 0) throw validationError(summarize(errors));
+  return instance;
+}
+
+function summarize(errors: ValidationError[], prefix = ''): string {
+  return errors
+    .flatMap((e) => {
+      const name = prefix + e.property;
+      const own = Object.values(e.constraints ?? {}).map((m) => m.replace(e.property, name));
+      const nested = e.children?.length ? [summarize(e.children, `${name}.`)] : [];
+      return [...own, ...nested];
+    })
+    .join('; ');
+}

@@ -1,0 +1,290 @@
+import { plainToInstance, Transform } from 'class-transformer';
+import {
+  IsIn,
+  IsInt,
+  IsOptional,
+  IsString,
+  Max,
+  Min,
+  MinLength,
+  validateSync,
+  type ValidationError,
+} from 'class-validator';
+import path from 'node:path';
+
+// The raw environment, validated once at start. Nothing else in the app reads process.env.
+class EnvironmentVariables {
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(65535)
+  PORT = 3000;
+
+  @IsOptional() @IsString() @Transform(({ value }) => checkUrl(value, ['postgres:', 'postgresql:']))
+  DATABASE_URL?: string;
+
+  @IsOptional() @IsString() @MinLength(1)
+  DATA_DIR = './data';
+
+  @IsOptional() @IsString() @Transform(({ value }) => checkUrl(value, ['redis:', 'rediss:']))
+  REDIS_URL?: string;
+
+  @IsOptional() @IsString() @MinLength(32, { message: 'JWT_SECRET must be at least 32 characters' })
+  JWT_SECRET?: string;
+
+  @IsOptional() @IsString() @Transform(({ value }) => checkDuration(value))
+  JWT_EXPIRES_IN = '7d';
+
+  @IsOptional() @IsString() @MinLength(1)
+  ANTHROPIC_API_KEY?: string;
+
+  @IsOptional() @IsString() @Transform(({ value }) => checkUrl(value, ['http:', 'https:']))
+  ANTHROPIC_BASE_URL?: string;
+
+  @IsOptional() @IsString() @MinLength(1)
+  OPENAI_API_KEY?: string;
+
+  @IsOptional() @IsString() @Transform(({ value }) => checkUrl(value, ['http:', 'https:']))
+  OPENAI_BASE_URL?: string;
+
+  @IsOptional() @IsString()
+  MODELS?: string;
+
+  @IsOptional() @IsString() @MinLength(1)
+  DEFAULT_MODEL?: string;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0)
+  ANON_MESSAGE_LIMIT = 10;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0)
+  ANON_IP_MESSAGE_LIMIT = 50;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0)
+  USER_INITIAL_CREDITS = 100_000;
+
+  @IsOptional() @IsString()
+  CORS_ORIGINS?: string;
+
+  @IsOptional() @IsIn(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+  LOG_LEVEL = 'info';
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(1_000_000)
+  MAX_CONTENT_CHARS = 32_000;
+
+  @IsOptional() @IsString()
+  SYSTEM_PROMPT?: string;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(100)
+  HISTORY_TOKEN_BUDGET = 8_000;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1) @Max(1_000_000)
+  DEFAULT_MAX_TOKENS = 1024;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(10_000)
+  ECHO_DELAY_MS = 30;
+
+  @IsOptional() @IsString() @MinLength(16, { message: 'INTERNAL_API_KEY must be at least 16 characters' })
+  INTERNAL_API_KEY?: string;
+
+  @IsOptional() @IsIn(['true', 'false'])
+  TRUST_PROXY = 'false';
+
+  @IsOptional() @IsString()
+  MODEL_PRICES?: string;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1)
+  RATE_LIMIT_PER_MINUTE = 120;
+
+  @IsOptional() @Transform(toInt) @IsInt() @Min(1)
+  SOCKET_EVENTS_PER_MINUTE = 300;
+}
+
+export type ProviderName = 'anthropic' | 'openai' | 'echo';
+
+export interface ModelConfig {
+  id: string;
+  provider: ProviderName;
+  maxOutputTokens: number;
+  // Credits charged per 1000 tokens.
+  inputPrice: number;
+  outputPrice: number;
+}
+
+export interface AppConfig {
+  port: number;
+  databaseUrl?: string;
+  dataDir: string;
+  redisUrl?: string;
+  jwtSecret?: string;
+  jwtExpiresInSeconds: number;
+  anthropic: { apiKey?: string; baseUrl?: string };
+  openai: { apiKey?: string; baseUrl?: string };
+  models: ModelConfig[];
+  defaultModel: string;
+  anonMessageLimit: number;
+  anonIpMessageLimit: number;
+  userInitialCredits: number;
+  corsOrigins: string[] | '*';
+  logLevel: string;
+  maxContentChars: number;
+  systemPrompt?: string;
+  historyTokenBudget: number;
+  defaultMaxTokens: number;
+  echoDelayMs: number;
+  internalApiKey?: string;
+  trustProxy: boolean;
+  rateLimitPerMinute: number;
+  socketEventsPerMinute: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const DEFAULT_ANTHROPIC_MODELS = ['claude-sonnet-5', 'claude-haiku-4-5', 'claude-opus-5'];
+
+// Credits per 1000 tokens [input, output]; overridable with MODEL_PRICES.
+const DEFAULT_PRICES: Record<ProviderName, [number, number]> = {
+  echo: [1, 1],
+  anthropic: [3, 15],
+  openai: [1, 2],
+};
+
+export function loadConfig(env: Record<string, string | undefined>): AppConfig {
+  const present = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const vars = plainToInstance(EnvironmentVariables, present, { exposeDefaultValues: true });
+  const errors = validateSync(vars, { whitelist: false });
+  if (errors.length > 0) throw new ConfigError(errors.map(describe));
+
+  const problems: string[] = [];
+  const models = parseModels(vars, problems);
+  applyPrices(models, vars.MODEL_PRICES, problems);
+  const defaultModel = vars.DEFAULT_MODEL ?? pickDefaultModel(models);
+  if (!models.some((m) => m.id === defaultModel)) {
+    problems.push(`DEFAULT_MODEL: "${defaultModel}" is not one of the configured models (${models.map((m) => m.id).join(', ')})`);
+  }
+  if (problems.length > 0) throw new ConfigError(problems);
+
+  return {
+    port: vars.PORT,
+    databaseUrl: vars.DATABASE_URL,
+    dataDir: path.resolve(vars.DATA_DIR),
+    redisUrl: vars.REDIS_URL,
+    jwtSecret: vars.JWT_SECRET,
+    jwtExpiresInSeconds: durationSeconds(vars.JWT_EXPIRES_IN),
+    anthropic: { apiKey: vars.ANTHROPIC_API_KEY, baseUrl: vars.ANTHROPIC_BASE_URL },
+    openai: { apiKey: vars.OPENAI_API_KEY, baseUrl: vars.OPENAI_BASE_URL },
+    models,
+    defaultModel,
+    anonMessageLimit: vars.ANON_MESSAGE_LIMIT,
+    anonIpMessageLimit: vars.ANON_IP_MESSAGE_LIMIT,
+    userInitialCredits: vars.USER_INITIAL_CREDITS,
+    corsOrigins: parseOrigins(vars.CORS_ORIGINS),
+    logLevel: vars.LOG_LEVEL,
+    maxContentChars: vars.MAX_CONTENT_CHARS,
+    systemPrompt: vars.SYSTEM_PROMPT,
+    historyTokenBudget: vars.HISTORY_TOKEN_BUDGET,
+    defaultMaxTokens: vars.DEFAULT_MAX_TOKENS,
+    echoDelayMs: vars.ECHO_DELAY_MS,
+    internalApiKey: vars.INTERNAL_API_KEY,
+    trustProxy: vars.TRUST_PROXY === 'true',
+    rateLimitPerMinute: vars.RATE_LIMIT_PER_MINUTE,
+    socketEventsPerMinute: vars.SOCKET_EVENTS_PER_MINUTE,
+  };
+}
+
+// MODELS: "anthropic=claude-sonnet-5,claude-haiku-4-5;openai=llama3.2,qwen2.5". A provider is only
+// offered when its key (or, for OpenAI-compatible servers, its base URL) is set.
+function parseModels(vars: EnvironmentVariables, problems: string[]): ModelConfig[] {
+  const lists: Partial<Record<ProviderName, string[]>> = {};
+  if (vars.MODELS) {
+    for (const part of vars.MODELS.split(';').map((p) => p.trim()).filter(Boolean)) {
+      const [provider, ids] = part.split('=');
+      if (provider !== 'anthropic' && provider !== 'openai' && provider !== 'echo') {
+        problems.push(`MODELS: unknown provider "${provider}" (expected anthropic, openai or echo)`);
+        continue;
+      }
+      const list = (ids ?? '').split(',').map((id) => id.trim()).filter(Boolean);
+      if (list.length === 0) problems.push(`MODELS: provider "${provider}" lists no model ids`);
+      lists[provider] = list;
+    }
+  }
+  const anthropicOn = Boolean(vars.ANTHROPIC_API_KEY);
+  const openaiOn = Boolean(vars.OPENAI_API_KEY || vars.OPENAI_BASE_URL);
+  if (lists.anthropic && !anthropicOn) problems.push('MODELS: anthropic models are listed but ANTHROPIC_API_KEY is not set');
+  if (lists.openai && !openaiOn) problems.push('MODELS: openai models are listed but neither OPENAI_API_KEY nor OPENAI_BASE_URL is set');
+  if (openaiOn && !lists.openai) problems.push('MODELS: OPENAI_BASE_URL/OPENAI_API_KEY is set, so MODELS must name the models it serves (openai=...)');
+
+  const models: ModelConfig[] = [];
+  const add = (provider: ProviderName, id: string) => {
+    if (models.some((m) => m.id === id)) problems.push(`MODELS: model "${id}" is listed twice`);
+    const [inputPrice, outputPrice] = DEFAULT_PRICES[provider];
+    models.push({ id, provider, maxOutputTokens: provider === 'echo' ? 4096 : 8192, inputPrice, outputPrice });
+  };
+  if (anthropicOn) for (const id of lists.anthropic ?? DEFAULT_ANTHROPIC_MODELS) add('anthropic', id);
+  if (openaiOn) for (const id of lists.openai ?? []) add('openai', id);
+  add('echo', 'echo');
+  return models;
+}
+
+// MODEL_PRICES: "claude-sonnet-5=3/15,echo=0/0": credits per 1000 input/output tokens.
+function applyPrices(models: ModelConfig[], spec: string | undefined, problems: string[]): void {
+  if (!spec) return;
+  for (const part of spec.split(',').map((p) => p.trim()).filter(Boolean)) {
+    const match = /^([^=]+)=(\d+(?:\.\d+)?)\/(\d+(?:\.\d+)?)$/.exec(part);
+    const model = match && models.find((m) => m.id === match[1]);
+    if (!match || !model) {
+      problems.push(`MODEL_PRICES: "${part}" is not "<configured model>=<input>/<output>"`);
+      continue;
+    }
+    model.inputPrice = Number(match[2]);
+    model.outputPrice = Number(match[3]);
+  }
+}
+
+function pickDefaultModel(models: ModelConfig[]): string {
+  return (models.find((m) => m.provider !== 'echo') ?? models[models.length - 1]).id;
+}
+
+function parseOrigins(value: string | undefined): string[] | '*' {
+  if (!value || value.trim() === '*') return '*';
+  return value.split(',').map((o) => o.trim().replace(/\/$/, '')).filter(Boolean);
+}
+
+function toInt({ value }: { value: unknown }): unknown {
+  return typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
+}
+
+// Invalid values are replaced by a marker that fails the @IsString check with a clear message.
+function checkUrl(value: unknown, protocols: string[]): unknown {
+  if (typeof value !== 'string') return value;
+  try {
+    if (protocols.includes(new URL(value).protocol)) return value;
+  } catch {
+    // fall through
+  }
+  return { invalid: `a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` };
+}
+
+function checkDuration(value: unknown): unknown {
+  if (typeof value !== 'string') return value;
+  return /^\d+[smhd]?$/.test(value.trim()) ? value.trim() : { invalid: 'a duration such as 3600, 15m, 12h or 7d' };
+}
+
+function durationSeconds(value: string): number {
+  const unit = value.at(-1) ?? '';
+  const n = Number.parseInt(value, 10);
+  const factor = ({ s: 1, m: 60, h: 3600, d: 86400 } as Record<string, number>)[unit] ?? 1;
+  return n * factor;
+}
+
+function describe(error: ValidationError): string {
+  const value = error.value as unknown;
+  if (value && typeof value === 'object' && 'invalid' in value) {
+    return `${error.property}: expected ${String((value as { invalid: string }).invalid)}`;
+  }
+  const reasons = Object.values(error.constraints ?? {}).join('; ');
+  // Secrets and URLs (which may carry passwords) are never echoed back.
+  const secret = /SECRET|KEY|URL|PASSWORD/.test(error.property);
+  return secret ? `${error.property}: ${reasons}` : `${error.property}: ${reasons} (got ${JSON.stringify(value)})`;
+}

