@@ -1,0 +1,46 @@
+import type { ErrorCode } from '../common/errors/error-code.js';
+
+export interface ChatTurn {
+  role: 'user' | 'assistant';
+  content: string;
+}
+
+export interface GenerateRequest {
+  model: string;
+  system?: string;
+  // Oldest first, ending with the user turn to answer.
+  messages: ChatTurn[];
+  maxTokens: number;
+  temperature?: number;
+  // Aborting must close the upstream connection at once.
+  signal: AbortSignal;
+}
+
+export interface TokenUsage {
+  inputTokens: number;
+  outputTokens: number;
+}
+
+export type LlmEvent =
+  | { type: 'delta'; text: string }
+  | { type: 'done'; stopReason: string; usage: TokenUsage };
+
+// What a provider failure becomes: PROVIDER_OVERLOADED (retryable) or PROVIDER_ERROR.
+export class ProviderFailure extends Error {
+  constructor(
+    readonly code: ErrorCode.PROVIDER_OVERLOADED | ErrorCode.PROVIDER_ERROR,
+    message: string,
+    readonly retryable: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'ProviderFailure';
+  }
+}
+
+// One model provider. `stream` yields deltas then exactly one `done`, or throws ProviderFailure
+// (or an AbortError when the signal fires).
+export interface LlmProvider {
+  readonly name: 'anthropic' | 'openai' | 'echo';
+  stream(request: GenerateRequest): AsyncIterable<LlmEvent>;
+}
