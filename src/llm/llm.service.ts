@@ -1,0 +1,100 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG, APP_LOGGER } from '../common/core.module.js';
+import { AppException } from '../common/errors/app.exception.js';
+import { ErrorCode } from '../common/errors/error-code.js';
+import type { AppLogger } from '../common/logging/logger.js';
+import type { AppConfig, ModelConfig, ProviderName } from '../config/app-config.js';
+import { abortError, sleep } from './abort.js';
+import { AnthropicProvider } from './anthropic.provider.js';
+import { EchoProvider } from './echo.provider.js';
+import { buildHistory } from './history.js';
+import { ProviderFailure, type ChatTurn, type GenerateRequest, type LlmEvent, type LlmProvider } from './llm.types.js';
+import { OpenAiProvider } from './openai.provider.js';
+import { estimateTokens } from './tokens.js';
+
+export interface ModelInfo {
+  id: string;
+  provider: ProviderName;
+  default: boolean;
+}
+
+// Waits before the 1st and 2nd extra attempt. The SDKs have already retried HTTP-level failures
+// (429, 5xx) themselves; these cover failures inside a stream that has not produced text yet.
+export const RETRY_DELAYS_MS = [250, 750];
+
+@Injectable()
+export class LlmService {
+  private readonly providers = new Map<ProviderName, LlmProvider>();
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(APP_LOGGER) private readonly logger: AppLogger,
+  ) {
+    const { anthropic, openai } = config;
+    if (anthropic.apiKey) {
+      this.providers.set('anthropic', new AnthropicProvider({ apiKey: anthropic.apiKey, baseUrl: anthropic.baseUrl }, logger));
+    }
+    if (openai.apiKey || openai.baseUrl) {
+      this.providers.set('openai', new OpenAiProvider({ apiKey: openai.apiKey, baseUrl: openai.baseUrl }, logger));
+    }
+    this.providers.set('echo', new EchoProvider(config.echoDelayMs));
+  }
+
+  listModels(): ModelInfo[] {
+    return this.config.models.map((m) => ({ id: m.id, provider: m.provider, default: m.id === this.config.defaultModel }));
+  }
+
+  // No id: the default model. An id that is not configured: UNKNOWN_MODEL.
+  resolveModel(id?: string): ModelConfig {
+    const wanted = id === undefined || id === '' ? this.config.defaultModel : id;
+    const model = this.config.models.find((m) => m.id === wanted);
+    if (!model) {
+      const known = this.config.models.map((m) => m.id).join(', ');
+      throw new AppException(ErrorCode.UNKNOWN_MODEL, `Unknown model "${wanted}"; available: ${known}`);
+    }
+    return model;
+  }
+
+  estimateTokens(text: string): number {
+    return estimateTokens(text);
+  }
+
+  buildHistory(turns: ChatTurn[], budgetTokens: number): ChatTurn[] {
+    return buildHistory(turns, budgetTokens);
+  }
+
+  // Deltas then one `done`. Throws AppException(UNKNOWN_MODEL), ProviderFailure, or an AbortError
+  // when request.signal fires. A retryable failure is retried only while no text has been
+  // yielded: after that, a retry would repeat text the caller has already sent on.
+  async *stream(request: GenerateRequest): AsyncGenerator<LlmEvent> {
+    const model = this.resolveModel(request.model);
+    const provider = this.providers.get(model.provider);
+    if (!provider) {
+      throw new ProviderFailure(ErrorCode.PROVIDER_ERROR, `The provider of model "${model.id}" is not configured`, false);
+    }
+    const { signal } = request;
+    const attemptRequest: GenerateRequest = { ...request, model: model.id, maxTokens: Math.min(request.maxTokens, model.maxOutputTokens) };
+    for (let attempt = 0; ; attempt++) {
+      let started = false;
+      try {
+        for await (const event of provider.stream(attemptRequest)) {
+          if (event.type === 'delta') started = true;
+          yield event;
+        }
+        return;
+      } catch (error) {
+        if (signal.aborted) throw abortError(signal);
+        if (!(error instanceof ProviderFailure) || !error.retryable || started || attempt >= RETRY_DELAYS_MS.length) throw error;
+        this.logger.warn(
+          { model: model.id, attempt: attempt + 1, code: error.code, cause: causeMessage(error) },
+          'model provider failed before the first token, retrying',
+        );
+        await sleep(RETRY_DELAYS_MS[attempt], signal);
+      }
+    }
+  }
+}
+
+function causeMessage(error: ProviderFailure): string | undefined {
+  return error.cause instanceof Error ? error.cause.message : undefined;
+}
