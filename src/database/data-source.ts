@@ -2,9 +2,12 @@ import { DataSource, type DataSourceOptions } from 'typeorm';
 import { MIGRATIONS } from '../../migrations/index.js';
 import { ChatEntity } from '../chats/chat.entity.js';
 import { MessageEntity } from '../messages/message.entity.js';
+import { AnonUsageEntity } from '../usage/anon-usage.entity.js';
+import { CreditAccountEntity } from '../usage/credit-account.entity.js';
+import { CreditLedgerEntity } from '../usage/credit-ledger.entity.js';
 import { UserEntity } from '../users/user.entity.js';
 
-export const ENTITIES = [UserEntity, ChatEntity, MessageEntity];
+export const ENTITIES = [UserEntity, ChatEntity, MessageEntity, CreditAccountEntity, CreditLedgerEntity, AnonUsageEntity];
 
 export function dataSourceOptions(url: string): DataSourceOptions {
   return {
