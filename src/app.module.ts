@@ -6,7 +6,10 @@ import { CoreModule } from './common/core.module.js';
 import type { AppLogger } from './common/logging/logger.js';
 import type { AppConfig } from './config/app-config.js';
 import { dataSourceOptions } from './database/data-source.js';
+import { GatewayModule } from './gateway/gateway.module.js';
 import { HealthModule } from './health/health.module.js';
+import { MessagesModule } from './messages/messages.module.js';
+import { RedisModule } from './redis/redis.module.js';
 import { UsageModule } from './usage/usage.module.js';
 import { UsersModule } from './users/users.module.js';
 
@@ -18,11 +21,14 @@ export class AppModule {
       imports: [
         CoreModule.forRoot(config, logger),
         TypeOrmModule.forRoot({ ...dataSourceOptions(databaseUrl), retryAttempts: 3, retryDelay: 1000 }),
+        RedisModule,
         HealthModule,
         UsersModule,
         ChatsModule,
         UsageModule,
         AuthModule,
+        MessagesModule,
+        GatewayModule,
       ],
     };
   }

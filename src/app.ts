@@ -1,6 +1,8 @@
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppModule } from './app.module.js';
+import { AppSocketIoAdapter } from './gateway/socket-io.adapter.js';
+import { RedisService } from './redis/redis.service.js';
 import { HttpExceptionFilter } from './common/http/http-exception.filter.js';
 import { requestIdMiddleware } from './common/http/request-id.middleware.js';
 import { NestPinoLogger, type AppLogger } from './common/logging/logger.js';
@@ -25,5 +27,7 @@ export async function createApp(config: AppConfig, logger: AppLogger, databaseUr
   });
   app.useGlobalFilters(new HttpExceptionFilter(logger));
   app.useGlobalPipes(createValidationPipe());
+  const redis = app.get(RedisService);
+  app.useWebSocketAdapter(new AppSocketIoAdapter(app, config, redis.enabled ? await redis.newClient() : undefined));
   return app;
 }

@@ -16,6 +16,10 @@ export class ChatsRepository {
     return this.chats.save(this.chats.create({ ...ownerColumns(owner), title, lastMessageAt: null }));
   }
 
+  findById(id: string): Promise<ChatEntity | null> {
+    return this.chats.findOneBy({ id });
+  }
+
   // The chat when it belongs to this owner; null for a foreign chat and an unknown one alike.
   findOwned(id: string, owner: Identity): Promise<ChatEntity | null> {
     const { userId, anonId } = ownerColumns(owner);

