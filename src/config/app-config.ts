@@ -4,6 +4,7 @@ import {
   IsInt,
   IsOptional,
   IsString,
+  Matches,
   Max,
   Min,
   MinLength,
@@ -25,6 +26,10 @@ class EnvironmentVariables {
 
   @IsOptional() @IsString() @Transform(({ value }) => checkUrl(value, ['redis:', 'rediss:']))
   REDIS_URL?: string;
+
+  // Namespaces every Redis key and channel, so that deployments (or test runs) can share a server.
+  @IsOptional() @IsString() @Matches(/^[A-Za-z0-9:_-]{1,40}$/, { message: 'REDIS_KEY_PREFIX must be 1-40 letters, digits, ":", "_" or "-"' })
+  REDIS_KEY_PREFIX = 'chat:';
 
   @IsOptional() @IsString() @MinLength(32, { message: 'JWT_SECRET must be at least 32 characters' })
   JWT_SECRET?: string;
@@ -115,6 +120,7 @@ export interface AppConfig {
   databaseUrl?: string;
   dataDir: string;
   redisUrl?: string;
+  redisKeyPrefix: string;
   jwtSecret?: string;
   jwtExpiresInSeconds: number;
   anthropic: { apiKey?: string; baseUrl?: string };
@@ -174,6 +180,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     databaseUrl: vars.DATABASE_URL,
     dataDir: path.resolve(vars.DATA_DIR),
     redisUrl: vars.REDIS_URL,
+    redisKeyPrefix: vars.REDIS_KEY_PREFIX,
     jwtSecret: vars.JWT_SECRET,
     jwtExpiresInSeconds: durationSeconds(vars.JWT_EXPIRES_IN),
     anthropic: { apiKey: vars.ANTHROPIC_API_KEY, baseUrl: vars.ANTHROPIC_BASE_URL },

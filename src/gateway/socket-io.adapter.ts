@@ -31,7 +31,7 @@ export class AppSocketIoAdapter extends IoAdapter {
         callback(null, origins === '*' || origin === undefined || origins.includes(origin));
       },
       connectionStateRecovery: { maxDisconnectionDuration: 2 * 60_000, skipMiddlewares: false },
-      ...(this.redisClient ? { adapter: createAdapter(this.redisClient, { streamName: 'chat:socket.io' }) } : {}),
+      ...(this.redisClient ? { adapter: createAdapter(this.redisClient, { streamName: `${this.config.redisKeyPrefix}socket.io` }) } : {}),
     } satisfies Partial<ServerOptions>) as Server;
     return server;
   }

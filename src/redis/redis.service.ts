@@ -11,6 +11,8 @@ export type RedisClient = RedisClientType;
 @Injectable()
 export class RedisService implements OnModuleDestroy {
   readonly enabled: boolean;
+  // Put before every key and channel name (REDIS_KEY_PREFIX).
+  readonly prefix: string;
   private commandClient?: RedisClient;
   private subscriberClient?: RedisClient;
   private connecting?: Promise<void>;
@@ -20,6 +22,7 @@ export class RedisService implements OnModuleDestroy {
     @Inject(APP_LOGGER) private readonly logger: AppLogger,
   ) {
     this.enabled = Boolean(config.redisUrl);
+    this.prefix = config.redisKeyPrefix;
   }
 
   async command(): Promise<RedisClient> {

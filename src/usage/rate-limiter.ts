@@ -115,7 +115,7 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
       const client = createClient({ url: config.redisUrl, name: 'chat-rate-limiter', disableOfflineQueue: true });
       client.on('error', (error: unknown) => this.logger.warn({ err: error, component: 'rate-limiter' }, 'redis connection error'));
       this.redis = client;
-      this.store = new RedisRateLimitStore(client, 'ratelimit:', async () => {
+      this.store = new RedisRateLimitStore(client, `${config.redisKeyPrefix}ratelimit:`, async () => {
         // close() waits for pending replies; a client still trying to connect is just dropped.
         if (client.isReady) await client.close();
         else if (client.isOpen) client.destroy();

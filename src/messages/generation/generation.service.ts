@@ -81,7 +81,6 @@ interface RunContext {
   seq: number;
 }
 
-const STOP_CHANNEL = 'chat:stop';
 const HEARTBEAT_MS = 15_000;
 const ABANDONED_AFTER_S = 60;
 const PROGRESS_SAVE_MS = 1_000;
@@ -118,7 +117,7 @@ export class GenerationService implements OnModuleInit, BeforeApplicationShutdow
     for (const timer of this.timers) timer.unref();
     if (this.redis.enabled) {
       const subscriber = await this.redis.subscriber();
-      await subscriber.subscribe(STOP_CHANNEL, (messageId) => this.abortLocal(messageId, 'stopped_by_user'));
+      await subscriber.subscribe(`${this.redis.prefix}stop`, (messageId) => this.abortLocal(messageId, 'stopped_by_user'));
     }
   }
 
@@ -246,7 +245,7 @@ export class GenerationService implements OnModuleInit, BeforeApplicationShutdow
       await Promise.race([local.done, sleep(2000)]);
       return { message_id: message.id, status: (await this.messages.findById(message.id))?.status ?? 'stopped' };
     }
-    if (this.redis.enabled) await (await this.redis.command()).publish(STOP_CHANNEL, message.id);
+    if (this.redis.enabled) await (await this.redis.command()).publish(`${this.redis.prefix}stop`, message.id);
     return { message_id: message.id, status: 'stopping' };
   }
 

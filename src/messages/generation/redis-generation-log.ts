@@ -2,8 +2,6 @@ import type { RedisService } from '../../redis/redis.service.js';
 import type { GenerationEvent } from '../stream-events.js';
 import { seqOf, type FollowHandlers, type GenerationLog } from './generation-log.js';
 
-const key = (messageId: string) => `chat:gen:${messageId}`;
-
 type Wire = { event: GenerationEvent } | { end: true };
 
 // The log in Redis Streams, so a client can resume on any instance: each event is an entry whose
@@ -14,6 +12,10 @@ export class RedisGenerationLog implements GenerationLog {
     private readonly maxEvents = 20_000,
     private readonly ttlMs = 15 * 60_000,
   ) {}
+
+  private key(messageId: string): string {
+    return `${this.redis.prefix}gen:${messageId}`;
+  }
 
   async append(messageId: string, event: GenerationEvent): Promise<void> {
     await this.write(messageId, `0-${seqOf(event)}`, { event });
@@ -35,7 +37,7 @@ export class RedisGenerationLog implements GenerationLog {
       if (ended) return;
       if ('end' in wire) {
         ended = true;
-        void subscriber.unsubscribe(key(messageId), listener).catch(() => undefined);
+        void subscriber.unsubscribe(this.key(messageId), listener).catch(() => undefined);
         handlers.onEnd();
         return;
       }
@@ -52,20 +54,20 @@ export class RedisGenerationLog implements GenerationLog {
 
     // Subscribe first, then read the stored events: whatever is published meanwhile is buffered
     // and de-duplicated by seq.
-    await subscriber.subscribe(key(messageId), listener);
-    const stored = await command.xRange(key(messageId), `0-${afterSeq + 1}`, '+');
+    await subscriber.subscribe(this.key(messageId), listener);
+    const stored = await command.xRange(this.key(messageId), `0-${afterSeq + 1}`, '+');
     for (const entry of stored ?? []) deliver(JSON.parse(entry.message.wire) as Wire);
     replaying = false;
     for (const wire of buffered) deliver(wire);
     return () => {
       if (ended) return;
       ended = true;
-      void subscriber.unsubscribe(key(messageId), listener).catch(() => undefined);
+      void subscriber.unsubscribe(this.key(messageId), listener).catch(() => undefined);
     };
   }
 
   async has(messageId: string): Promise<boolean> {
-    return (await (await this.redis.command()).exists(key(messageId))) > 0;
+    return (await (await this.redis.command()).exists(this.key(messageId))) > 0;
   }
 
   private async write(messageId: string, id: string, wire: Wire): Promise<void> {
@@ -73,9 +75,9 @@ export class RedisGenerationLog implements GenerationLog {
     const payload = JSON.stringify(wire);
     await command
       .multi()
-      .xAdd(key(messageId), id, { wire: payload }, { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: this.maxEvents } })
-      .pExpire(key(messageId), this.ttlMs)
-      .publish(key(messageId), payload)
+      .xAdd(this.key(messageId), id, { wire: payload }, { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: this.maxEvents } })
+      .pExpire(this.key(messageId), this.ttlMs)
+      .publish(this.key(messageId), payload)
       .exec();
   }
 }
