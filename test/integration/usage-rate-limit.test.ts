@@ -103,7 +103,7 @@ describe(RateLimiter.name, () => {
       expect(refusal).toBeInstanceOf(AppException);
       expect(refusal).toMatchObject({ code: ErrorCode.RATE_LIMITED, status: 429 });
       expect((refusal as AppException).details.retry_after_ms).toBeGreaterThan(0);
-      expect(await admin.exists(`ratelimit:socket:u:${user.userId}`)).toBe(1);
+      expect(await admin.exists(`${config.redisKeyPrefix}ratelimit:socket:u:${user.userId}`)).toBe(1);
 
       await moduleRef.close();
       expect(await connections()).toBe(before - 1);
