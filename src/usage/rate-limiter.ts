@@ -112,7 +112,7 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
   ) {
     if (config.redisUrl) {
       // Fail fast instead of queueing commands while disconnected (see consume()).
-      const client = createClient({ url: config.redisUrl, name: 'chat-rate-limiter', disableOfflineQueue: true });
+      const client = createClient({ url: config.redisUrl, name: `${config.redisKeyPrefix.replace(/[^A-Za-z0-9_-]/g, '')}-rate-limiter`, disableOfflineQueue: true });
       client.on('error', (error: unknown) => this.logger.warn({ err: error, component: 'rate-limiter' }, 'redis connection error'));
       this.redis = client;
       this.store = new RedisRateLimitStore(client, `${config.redisKeyPrefix}ratelimit:`, async () => {

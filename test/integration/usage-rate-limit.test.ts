@@ -85,14 +85,14 @@ describe(RateLimiter.name, () => {
   const logger = createLogger('silent');
 
   it('uses Redis when REDIS_URL is set, with one connection that closes with the module', async () => {
-    const config = loadConfig({ REDIS_URL, RATE_LIMIT_PER_MINUTE: '2', SOCKET_EVENTS_PER_MINUTE: '3' });
+    const config = loadConfig({ REDIS_URL, REDIS_KEY_PREFIX: `rl${process.pid}:`, RATE_LIMIT_PER_MINUTE: '2', SOCKET_EVENTS_PER_MINUTE: '3' });
     const moduleRef = await Test.createTestingModule({
       providers: [{ provide: APP_CONFIG, useValue: config }, { provide: APP_LOGGER, useValue: logger }, RateLimiter],
     }).compile();
     await moduleRef.init();
     const admin = createClient({ url: REDIS_URL, socket: { reconnectStrategy: false } });
     await admin.connect();
-    const connections = async () => ((await admin.clientList()) as { name: string }[]).filter((c) => c.name === 'chat-rate-limiter').length;
+    const connections = async () => ((await admin.clientList()) as { name: string }[]).filter((c) => c.name === `rl${process.pid}-rate-limiter`).length;
     try {
       const before = await connections();
       expect(before).toBeGreaterThanOrEqual(1);
