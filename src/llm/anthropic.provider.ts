@@ -106,7 +106,7 @@ export function anthropicFailure(error: unknown): ProviderFailure {
   if (error instanceof APIError && !(error instanceof APIConnectionError)) {
     const { status, type } = error;
     if (status === 429 || status === 529 || type === 'overloaded_error' || type === 'rate_limit_error') {
-      return new ProviderFailure(ErrorCode.PROVIDER_OVERLOADED, 'The model provider is overloaded, try again shortly', true, { cause: error });
+      return new ProviderFailure(ErrorCode.PROVIDER_OVERLOADED, 'The model provider is overloaded, try again shortly', true, { cause: error, retriedBySdk: status !== undefined });
     }
     if (status === undefined) {
       // An `event: error` inside the stream.
@@ -115,6 +115,7 @@ export function anthropicFailure(error: unknown): ProviderFailure {
     }
     return new ProviderFailure(ErrorCode.PROVIDER_ERROR, `The model provider answered with HTTP ${status}`, status >= 500 || status === 408, {
       cause: error,
+      retriedBySdk: true,
     });
   }
   if (error instanceof AnthropicError || error instanceof TypeError || error instanceof SyntaxError) {

@@ -84,7 +84,7 @@ export class LlmService {
         return;
       } catch (error) {
         if (signal.aborted) throw abortError(signal);
-        if (!(error instanceof ProviderFailure) || !error.retryable || started || attempt >= RETRY_DELAYS_MS.length) throw error;
+        if (!(error instanceof ProviderFailure) || !error.retryable || error.retriedBySdk || started || attempt >= RETRY_DELAYS_MS.length) throw error;
         this.logger.warn(
           { model: model.id, attempt: attempt + 1, code: error.code, cause: causeMessage(error) },
           'model provider failed before the first token, retrying',

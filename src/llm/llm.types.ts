@@ -31,11 +31,16 @@ export class ProviderFailure extends Error {
     readonly code: ErrorCode.PROVIDER_OVERLOADED | ErrorCode.PROVIDER_ERROR,
     message: string,
     readonly retryable: boolean,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; retriedBySdk?: boolean },
   ) {
-    super(message, options);
+    super(message, { cause: options?.cause });
     this.name = 'ProviderFailure';
+    this.retriedBySdk = options?.retriedBySdk ?? false;
   }
+
+  // An HTTP-status failure (429, 529, 5xx) that the SDK has already retried on its own: retrying
+  // it again would multiply the attempts.
+  readonly retriedBySdk: boolean;
 }
 
 // One model provider. `stream` yields deltas then exactly one `done`, or throws ProviderFailure

@@ -106,10 +106,11 @@ export function openAiFailure(error: unknown): ProviderFailure {
       return new ProviderFailure(ErrorCode.PROVIDER_ERROR, 'The model provider failed during generation', true, { cause: error });
     }
     if (status === 429 || status === 503) {
-      return new ProviderFailure(ErrorCode.PROVIDER_OVERLOADED, 'The model provider is overloaded, try again shortly', true, { cause: error });
+      return new ProviderFailure(ErrorCode.PROVIDER_OVERLOADED, 'The model provider is overloaded, try again shortly', true, { cause: error, retriedBySdk: true });
     }
     return new ProviderFailure(ErrorCode.PROVIDER_ERROR, `The model provider answered with HTTP ${status}`, status >= 500 || status === 408, {
       cause: error,
+      retriedBySdk: true,
     });
   }
   if (error instanceof OpenAIError || error instanceof TypeError || error instanceof SyntaxError) {

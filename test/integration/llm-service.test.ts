@@ -140,6 +140,15 @@ describe(LlmService.name, () => {
     expect(anthropic.requests).toHaveLength(1);
   });
 
+  it('does not retry again what the SDK already retried (a persistent 529 is 3 requests, not 9)', async () => {
+    anthropic.enqueue(FAKE_MARKERS['529'], FAKE_MARKERS['529'], FAKE_MARKERS['529'], FAKE_MARKERS['529']);
+    const { events, error } = await collect(sut.stream(request()));
+    expect(events).toEqual([]);
+    expect(error).toBeInstanceOf(ProviderFailure);
+    expect(error).toMatchObject({ code: ErrorCode.PROVIDER_OVERLOADED, retryable: true, retriedBySdk: true });
+    expect(anthropic.requests.length).toBe(3);
+  });
+
   it('stops waiting to retry as soon as the signal fires', async () => {
     anthropic.enqueue(FAKE_MARKERS['overloaded-early']);
     const controller = new AbortController();
