@@ -19,6 +19,7 @@ import { ClientAddress } from '../usage/client-address.js';
 import { RateLimiter } from '../usage/rate-limiter.js';
 import { UsageService } from '../usage/usage.service.js';
 import { ChatIdDto, ListChatsDto, ListMessagesDto, MessageIdDto, RenameChatDto } from './dto/socket-payloads.dto.js';
+import { takeMissedPackets } from './socket-io.adapter.js';
 import { chatRoom, ownerRoom, type AnswerEventMap, type ClientToServerEvents, type ServerToClientEvents, type SocketData } from './socket-events.js';
 
 type ChatsNamespace = Namespace<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
@@ -56,10 +57,14 @@ export class ChatsGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
         const token = typeof auth.token === 'string' ? auth.token : IdentityService.bearer(header(socket, 'authorization'));
         const anonId = typeof auth.anon_id === 'string' ? auth.anon_id : header(socket, 'x-anon-id');
         const { identity } = this.identities.resolve({ token, anonId }, { mint: false });
+        // A recovered session that now belongs to someone else keeps none of its rooms or packets.
+        const room = ownerRoom(ownerKey(identity));
+        if (socket.recovered && socket.data.ownerRoom !== room) this.forgetSession(socket);
         socket.data.identity = identity;
-        socket.data.ownerRoom = ownerRoom(ownerKey(identity));
+        socket.data.ownerRoom = room;
         next();
       } catch (error) {
+        if (socket.recovered) this.forgetSession(socket);
         const { exception } = normalizeError(error);
         next(Object.assign(new Error(exception.code), { data: { code: exception.code, message: exception.message } }));
       }
@@ -72,8 +77,8 @@ export class ChatsGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
         this.toOwner(owner).emit('chat_deleted', { chat_id: chatId });
         this.nsp.in(chatRoom(chatId)).socketsLeave(chatRoom(chatId));
       }),
-      this.events.on('generation.event', ({ chatId, event }) => this.mirror(chatId, event)),
-      this.events.on('usage.changed', ({ owner }) => void this.pushUsage(owner)),
+      // usage.changed is not listened to: the generation's own closing usage_info frame is the push.
+      this.events.on('generation.event', ({ owner, chatId, event }) => this.mirror(owner, chatId, event)),
       this.events.on('quota.refused', ({ owner, error }) =>
         this.toOwner(owner).emit('assistant_error', { code: error.code, error: error.message, retryable: false, ...error.details }),
       ),
@@ -84,30 +89,43 @@ export class ChatsGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
     for (const off of this.unsubscribe) off();
   }
 
+  // Nest does not await this: it must not throw.
   async handleConnection(socket: ChatsSocket): Promise<void> {
     const { identity } = socket.data;
     if (!identity) {
       socket.disconnect(true);
       return;
     }
-    this.health.socketConnected(socket.data.ownerRoom);
-    await socket.join(socket.data.ownerRoom);
+    // Before anything else, in the same tick as the connection: events the client sends right
+    // after `connect` find their handlers, and no live event overtakes a missed one.
     this.register(socket);
+    if (socket.recovered) {
+      for (const packet of takeMissedPackets(this.nsp, socket.id)) (socket.emit as (...args: unknown[]) => void)(...packet);
+    }
+    this.health.socketConnected(socket.data.ownerRoom);
+    try {
+      await socket.join(socket.data.ownerRoom);
+    } catch (error) {
+      this.logger.error({ err: error, socket: socket.id }, 'could not join the owner room');
+      socket.disconnect(true);
+      return;
+    }
     await this.pushUsage(identity, socket);
   }
 
   handleDisconnect(socket: ChatsSocket): void {
+    // Followed generations keep their follower: a recovered socket has the same id.
     if (socket.data.identity) this.health.socketDisconnected(socket.data.ownerRoom);
-    for (const set of this.followers.values()) set.delete(socket.id);
   }
 
   // Pushes an event from another backend (POST /internal/emit) to sockets on any instance.
   emitTo(target: { userId?: string; anonId?: string; chatId?: string }, event: string, data: unknown): void {
+    // Rooms are named with lower-case ids, as identities and chats are resolved.
     const room = target.userId
-      ? ownerRoom(ownerKey({ kind: 'user', userId: target.userId }))
+      ? ownerRoom(ownerKey({ kind: 'user', userId: target.userId.toLowerCase() }))
       : target.anonId
-        ? ownerRoom(ownerKey({ kind: 'anonymous', anonId: target.anonId }))
-        : chatRoom(target.chatId!);
+        ? ownerRoom(ownerKey({ kind: 'anonymous', anonId: target.anonId.toLowerCase() }))
+        : chatRoom(target.chatId!.toLowerCase());
     this.nsp.to(room).emit(event, data);
   }
 
@@ -116,8 +134,10 @@ export class ChatsGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
     this.on(socket, 'list_chats', 'chats_list', ListChatsDto, (p) => this.chats.list(identity, p.page, p.limit));
     this.on(socket, 'list_messages', 'messages_list', ListMessagesDto, (p) => this.chats.listMessages(identity, p.chat_id, p.page, p.limit));
     this.on(socket, 'usage_info', 'usage_info', null, () => this.usage.describe(identity));
-    this.on(socket, 'rename_chat', 'chat_updated', RenameChatDto, (p) => this.chats.rename(identity, p.chat_id, p.title));
-    this.on(socket, 'delete_chat', 'chat_deleted', ChatIdDto, (p) => this.chats.delete(identity, p.chat_id));
+    // chat_updated and chat_deleted reach this socket with the owner's other sockets (the domain
+    // event), so they are only acked here: the socket sees each once.
+    this.on(socket, 'rename_chat', null, RenameChatDto, (p) => this.chats.rename(identity, p.chat_id, p.title));
+    this.on(socket, 'delete_chat', null, ChatIdDto, (p) => this.chats.delete(identity, p.chat_id));
     this.on(socket, 'join_chat', 'chat_joined', ChatIdDto, async (p) => {
       await this.chats.require(identity, p.chat_id);
       await socket.join(chatRoom(p.chat_id));
@@ -132,7 +152,8 @@ export class ChatsGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
 
     // send_message answers with the stream's own events, emitted to this socket; the ack gets
     // the ids so the client can correlate.
-    socket.on('send_message', (payload, ack) => {
+    socket.on('send_message', (...args: unknown[]) => {
+      const { payload, ack } = splitArgs(args);
       void this.guarded(socket, 'send_message', ack, async () => {
         const dto = validateDto(SendMessageDto, payload);
         const handle = await this.engine.send({
@@ -147,34 +168,60 @@ export class ChatsGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
           // A socket generation is not tied to this connection: it survives a short drop.
           keepGenerating: true,
           // Registered before the first frame, so the room mirror never doubles this socket's frames.
-          onCreated: ({ messageId }) => this.followers.set(messageId, (this.followers.get(messageId) ?? new Set()).add(socket.id)),
+          onCreated: ({ messageId }) => this.addFollower(messageId, socket.id),
         });
-        const followers = this.followers.get(handle.messageId) ?? new Set<string>();
-        await handle.follow(0, {
-          onEvent: (frame) => socket.emit(frame.event, frame.data as never),
-          onEnd: () => {
-            followers.delete(socket.id);
-            if (followers.size === 0) this.followers.delete(handle.messageId);
-          },
-        });
+        // A retry of an earlier client_message_id attaches without onCreated.
+        this.addFollower(handle.messageId, socket.id);
+        // Through the socket's own room rather than socket.emit: room emits are kept for
+        // connection state recovery, and a recovered socket keeps its id.
+        const self = this.nsp.to(socket.id);
+        try {
+          await handle.follow(0, {
+            onEvent: (frame) => self.emit(frame.event, frame.data as never),
+            onEnd: () => this.removeFollower(handle.messageId, socket.id),
+          });
+        } catch (error) {
+          this.removeFollower(handle.messageId, socket.id);
+          throw error;
+        }
         ack?.({ chat_id: handle.chatId, message_id: handle.messageId });
       });
     });
   }
 
-  // Registers one client→server event: rate limit, validate, run, then ack and emit the answer.
+  private addFollower(messageId: string, socketId: string): void {
+    const set = this.followers.get(messageId) ?? new Set<string>();
+    set.add(socketId);
+    this.followers.set(messageId, set);
+  }
+
+  private removeFollower(messageId: string, socketId: string): void {
+    const set = this.followers.get(messageId);
+    set?.delete(socketId);
+    if (set?.size === 0) this.followers.delete(messageId);
+  }
+
+  // The restored rooms and held packets of a recovered session that must not be restored.
+  private forgetSession(socket: ChatsSocket): void {
+    takeMissedPackets(this.nsp, socket.id);
+    for (const room of socket.rooms) if (room !== socket.id) void socket.leave(room);
+  }
+
+  // Registers one client→server event: rate limit, validate, run, then ack and emit the answer
+  // (answer null: the answer event reaches the socket another way).
   private on<P extends object, E extends keyof AnswerEventMap>(
     socket: ChatsSocket,
     event: Exclude<keyof ClientToServerEvents, 'send_message'>,
-    answer: E,
+    answer: E | null,
     dto: ClassConstructor<P> | null,
     run: (payload: P) => Promise<AnswerEventMap[E]>,
   ): void {
-    socket.on(event, (payload: unknown, ack?: (answer: unknown) => void) => {
+    socket.on(event, (...args: unknown[]) => {
+      const { payload, ack } = splitArgs(args);
       void this.guarded(socket, event, ack, async () => {
         const result = await run(dto ? validateDto(dto, payload) : ({} as P));
         ack?.(result);
-        (socket.emit as (name: E, data: AnswerEventMap[E]) => void)(answer, result);
+        if (answer) (socket.emit as (name: E, data: AnswerEventMap[E]) => void)(answer, result);
       });
     });
   }
@@ -182,7 +229,6 @@ export class ChatsGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
   // A failing handler answers {error} and an `error` event; it never drops the socket.
   private async guarded(socket: ChatsSocket, event: string, ack: ((answer: unknown) => void) | undefined, work: () => Promise<void>): Promise<void> {
     try {
-      if (typeof ack !== 'function') ack = undefined;
       await this.rateLimiter.checkSocketEvent(socket.data.identity, this.addressOf(socket));
       await work();
     } catch (error) {
@@ -199,10 +245,13 @@ export class ChatsGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
   }
 
   // Generation events go to the sockets that joined the chat, except those already following it.
-  private mirror(chatId: string, event: GenerationEvent): void {
+  // The closing usage_info goes to every socket of the owner instead (contract: after every
+  // generation of that identity), again except the followers, whose stream carries it.
+  private mirror(owner: Identity, chatId: string, event: GenerationEvent): void {
     const messageId = event.id.slice(0, event.id.lastIndexOf(':'));
     const skip = [...(this.followers.get(messageId) ?? [])];
-    const target = skip.length > 0 ? this.nsp.to(chatRoom(chatId)).except(skip) : this.nsp.to(chatRoom(chatId));
+    const room = event.event === 'usage_info' ? ownerRoom(ownerKey(owner)) : chatRoom(chatId);
+    const target = skip.length > 0 ? this.nsp.to(room).except(skip) : this.nsp.to(room);
     target.emit(event.event, event.data as never);
   }
 
@@ -214,15 +263,22 @@ export class ChatsGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
     return this.nsp.to(ownerRoom(ownerKey(owner)));
   }
 
-  private async pushUsage(owner: Identity, socket?: ChatsSocket): Promise<void> {
+  private async pushUsage(owner: Identity, socket: ChatsSocket): Promise<void> {
     try {
-      const info = await this.usage.describe(owner);
-      if (socket) socket.emit('usage_info', info);
-      else this.toOwner(owner).emit('usage_info', info);
+      socket.emit('usage_info', await this.usage.describe(owner));
     } catch (error) {
       this.logger.warn({ err: error }, 'could not push usage_info');
     }
   }
+}
+
+// The payload and the acknowledgement of a client event. A client that sends no payload
+// (`socket.emit('ping', ack)`) passes its ack first.
+function splitArgs(args: unknown[]): { payload: unknown; ack?: (answer: unknown) => void } {
+  const last = args.at(-1);
+  const ack = typeof last === 'function' ? (last as (answer: unknown) => void) : undefined;
+  const payload = ack ? (args.length > 1 ? args[0] : undefined) : args[0];
+  return { payload, ack };
 }
 
 function header(socket: Socket, name: string): string | undefined {

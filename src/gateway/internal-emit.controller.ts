@@ -1,4 +1,5 @@
-import { Body, Controller, Headers, HttpCode, Inject, Post } from '@nestjs/common';
+import { Body, Controller, HttpCode, Inject, Injectable, Post, UseGuards, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import type { Request } from 'express';
 import { IsDefined, IsObject, IsOptional, IsUUID, Matches, ValidateNested } from 'class-validator';
 import { Type } from 'class-transformer';
 import { timingSafeEqual } from 'node:crypto';
@@ -27,21 +28,30 @@ class EmitDto {
   data?: unknown;
 }
 
-// For other backends: push an event to a user's, a visitor's or a chat's sockets, on any
-// instance. Off unless INTERNAL_API_KEY is set; the key goes in the x-internal-api-key header.
+// Checked before the body is validated: without the key nothing about the endpoint is revealed.
+// Off (404) unless INTERNAL_API_KEY is set; the key goes in the x-internal-api-key header.
+@Injectable()
+export class InternalApiKeyGuard implements CanActivate {
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+
+  canActivate(context: ExecutionContext): boolean {
+    const expected = this.config.internalApiKey;
+    if (!expected) throw new AppException(ErrorCode.NOT_FOUND, 'Not found');
+    const key = context.switchToHttp().getRequest<Request>().headers['x-internal-api-key'];
+    if (typeof key !== 'string' || !safeEqual(key, expected)) throw new AppException(ErrorCode.UNAUTHORIZED, 'A valid x-internal-api-key is required');
+    return true;
+  }
+}
+
+// For other backends: push an event to a user's, a visitor's or a chat's sockets, on any instance.
 @Controller('internal')
+@UseGuards(InternalApiKeyGuard)
 export class InternalEmitController {
-  constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly gateway: ChatsGateway,
-  ) {}
+  constructor(private readonly gateway: ChatsGateway) {}
 
   @Post('emit')
   @HttpCode(202)
-  emit(@Body() dto: EmitDto, @Headers('x-internal-api-key') key?: string) {
-    const expected = this.config.internalApiKey;
-    if (!expected) throw new AppException(ErrorCode.NOT_FOUND, 'Not found');
-    if (!key || !safeEqual(key, expected)) throw new AppException(ErrorCode.UNAUTHORIZED, 'A valid x-internal-api-key is required');
+  emit(@Body() dto: EmitDto) {
     const { user_id, anon_id, chat_id } = dto.target;
     if ([user_id, anon_id, chat_id].filter(Boolean).length !== 1) throw validationError('target must name exactly one of user_id, anon_id, chat_id');
     this.gateway.emitTo({ userId: user_id, anonId: anon_id, chatId: chat_id }, dto.event, dto.data ?? null);

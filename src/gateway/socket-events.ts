@@ -39,7 +39,8 @@ export interface AnswerEventMap {
   pong: { timestamp: string };
 }
 
-type Handler = (payload: unknown, ack?: (answer: unknown) => void) => void;
+// A payload (optional) and an acknowledgement (optional), validated by the gateway.
+type Handler = (...args: unknown[]) => void;
 
 export interface ClientToServerEvents {
   list_chats: Handler;

@@ -2,6 +2,8 @@ import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, IsString, IsUUID, Max, MaxLength, Min, MinLength } from 'class-validator';
 
 const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
+// Ids name rooms ("chat:<id>") and are compared as strings: one spelling, the database's.
+const lower = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.toLowerCase() : value);
 
 export class ListChatsDto {
   @IsOptional() @IsInt() @Min(0)
@@ -12,7 +14,7 @@ export class ListChatsDto {
 }
 
 export class ListMessagesDto {
-  @IsUUID('all', { message: 'chat_id must be a UUID' })
+  @Transform(lower) @IsUUID('all', { message: 'chat_id must be a UUID' })
   chat_id: string;
 
   @IsOptional() @IsInt() @Min(0)
@@ -23,12 +25,12 @@ export class ListMessagesDto {
 }
 
 export class ChatIdDto {
-  @IsUUID('all', { message: 'chat_id must be a UUID' })
+  @Transform(lower) @IsUUID('all', { message: 'chat_id must be a UUID' })
   chat_id: string;
 }
 
 export class RenameChatDto {
-  @IsUUID('all', { message: 'chat_id must be a UUID' })
+  @Transform(lower) @IsUUID('all', { message: 'chat_id must be a UUID' })
   chat_id: string;
 
   @Transform(trim) @IsString() @MinLength(1, { message: 'title must not be empty' }) @MaxLength(200)
@@ -36,7 +38,7 @@ export class RenameChatDto {
 }
 
 export class MessageIdDto {
-  @IsUUID('all', { message: 'message_id must be a UUID' })
+  @Transform(lower) @IsUUID('all', { message: 'message_id must be a UUID' })
   message_id: string;
 }
 
