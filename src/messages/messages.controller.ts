@@ -103,13 +103,14 @@ export class MessagesController {
   private async stream(handle: GenerationHandle, afterSeq: number, res: Response): Promise<void> {
     const writer = new SseWriter(res, this.config.ssePingIntervalMs);
     writer.open();
-    let unfollow: (() => void) | undefined;
+    // The client may go away before follow() resolves: the close handler reads it when it runs.
+    const following: { unfollow?: () => void } = {};
     res.on('close', () => {
-      unfollow?.();
+      following.unfollow?.();
       handle.release();
     });
-    unfollow = await handle.follow(afterSeq, { onEvent: (frame) => writer.send(frame), onEnd: () => writer.end() });
-    if (writer.isGone()) unfollow();
+    following.unfollow = await handle.follow(afterSeq, { onEvent: (frame) => writer.send(frame), onEnd: () => writer.end() });
+    if (writer.isGone()) following.unfollow();
   }
 
   // A deployment check that needs no identity and touches no model: `curl -N .../test-sse`.

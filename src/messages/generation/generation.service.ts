@@ -68,6 +68,8 @@ interface Running {
 
 interface RunContext {
   identity: Identity;
+  // The client address: the closing usage_info also counts the address's anonymous quota.
+  ip?: string;
   chatId: string;
   userMessage: MessageEntity;
   assistantId: string;
@@ -173,6 +175,7 @@ export class GenerationService implements OnModuleInit, BeforeApplicationShutdow
     return this.start(
       {
         identity: cmd.identity,
+        ip: cmd.ip,
         chatId: turn.chat.id,
         userMessage: turn.user!,
         assistantId,
@@ -218,6 +221,7 @@ export class GenerationService implements OnModuleInit, BeforeApplicationShutdow
     return this.start(
       {
         identity: cmd.identity,
+        ip: cmd.ip,
         chatId: chat.id,
         userMessage,
         assistantId,
@@ -390,7 +394,7 @@ export class GenerationService implements OnModuleInit, BeforeApplicationShutdow
         };
         await this.emit(ctx, ctx.terminal, complete);
       }
-      await this.emit(ctx, 'usage_info', await this.usage.describe(ctx.identity));
+      await this.emit(ctx, 'usage_info', await this.usage.describe(ctx.identity, { ip: ctx.ip }));
     } catch (error) {
       this.logger.error({ err: error, message_id: ctx.assistantId }, 'could not write the closing frames');
     } finally {
