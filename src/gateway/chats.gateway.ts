@@ -6,6 +6,7 @@ import { ownerKey, type Identity } from '../auth/identity.js';
 import { IdentityService } from '../auth/identity.service.js';
 import { ChatsService } from '../chats/chats.service.js';
 import { APP_CONFIG, APP_LOGGER } from '../common/core.module.js';
+import { ErrorCode } from '../common/errors/error-code.js';
 import { normalizeError } from '../common/errors/to-app-exception.js';
 import { DomainEvents } from '../common/events/domain-events.js';
 import type { AppLogger } from '../common/logging/logger.js';
@@ -62,7 +63,11 @@ export class ChatsGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
         if (socket.recovered && socket.data.ownerRoom !== room) this.forgetSession(socket);
         socket.data.identity = identity;
         socket.data.ownerRoom = room;
-        next();
+        // Joined before the client sees `connect`: a push right after it cannot be missed.
+        Promise.resolve(socket.join(room)).then(
+          () => next(),
+          (error: unknown) => next(error instanceof Error ? error : new Error(ErrorCode.INTERNAL_ERROR)),
+        );
       } catch (error) {
         if (socket.recovered) this.forgetSession(socket);
         const { exception } = normalizeError(error);
@@ -103,13 +108,6 @@ export class ChatsGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
       for (const packet of takeMissedPackets(this.nsp, socket.id)) (socket.emit as (...args: unknown[]) => void)(...packet);
     }
     this.health.socketConnected(socket.data.ownerRoom);
-    try {
-      await socket.join(socket.data.ownerRoom);
-    } catch (error) {
-      this.logger.error({ err: error, socket: socket.id }, 'could not join the owner room');
-      socket.disconnect(true);
-      return;
-    }
     await this.pushUsage(identity, socket);
   }
 
@@ -133,7 +131,7 @@ export class ChatsGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
     const identity = socket.data.identity;
     this.on(socket, 'list_chats', 'chats_list', ListChatsDto, (p) => this.chats.list(identity, p.page, p.limit));
     this.on(socket, 'list_messages', 'messages_list', ListMessagesDto, (p) => this.chats.listMessages(identity, p.chat_id, p.page, p.limit));
-    this.on(socket, 'usage_info', 'usage_info', null, () => this.usage.describe(identity));
+    this.on(socket, 'usage_info', 'usage_info', null, () => this.usage.describe(identity, { ip: this.addressOf(socket) }));
     // chat_updated and chat_deleted reach this socket with the owner's other sockets (the domain
     // event), so they are only acked here: the socket sees each once.
     this.on(socket, 'rename_chat', null, RenameChatDto, (p) => this.chats.rename(identity, p.chat_id, p.title));
@@ -265,7 +263,7 @@ export class ChatsGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
 
   private async pushUsage(owner: Identity, socket: ChatsSocket): Promise<void> {
     try {
-      socket.emit('usage_info', await this.usage.describe(owner));
+      socket.emit('usage_info', await this.usage.describe(owner, { ip: this.addressOf(socket) }));
     } catch (error) {
       this.logger.warn({ err: error }, 'could not push usage_info');
     }

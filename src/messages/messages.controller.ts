@@ -124,7 +124,9 @@ export class MessagesController {
       counter += 1;
       writer.send({ id: `${streamId}:${counter}`, event: 'test_message', data: { counter, message: `Test message ${counter} of ${count}`, timestamp: new Date().toISOString() } });
       if (counter < count) {
-        timer = setTimeout(tick, interval_ms);
+        // interval_ms=0 still yields to the event loop between frames, without a timer's 1 ms floor.
+        if (interval_ms === 0) setImmediate(tick);
+        else timer = setTimeout(tick, interval_ms);
         return;
       }
       writer.send({ id: `${streamId}:${counter + 1}`, event: 'test_complete', data: { message: `Sent ${count} test messages` } });

@@ -90,9 +90,12 @@ export function chatsSocket(baseUrl: string, options: ConnectOptions = {}): Test
 }
 
 // Connects and resolves once connected; rejects with the connect_error.
+// The server pushes usage_info on every connection: waiting for it means no event of the
+// connection itself arrives after the test has started counting.
 export async function connectChats(baseUrl: string, options: ConnectOptions = {}): Promise<TestSocket> {
   const s = chatsSocket(baseUrl, options);
   await untilConnected(s.socket);
+  await s.waitFor('usage_info');
   return s;
 }
 
