@@ -82,7 +82,6 @@ export class ChatsGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
         this.toOwner(owner).emit('chat_deleted', { chat_id: chatId });
         this.nsp.in(chatRoom(chatId)).socketsLeave(chatRoom(chatId));
       }),
-      // usage.changed is not listened to: the generation's own closing usage_info frame is the push.
       this.events.on('generation.event', ({ owner, chatId, event }) => this.mirror(owner, chatId, event)),
       this.events.on('quota.refused', ({ owner, error }) =>
         this.toOwner(owner).emit('assistant_error', { code: error.code, error: error.message, retryable: false, ...error.details }),

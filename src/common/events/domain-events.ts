@@ -20,7 +20,6 @@ export interface DomainEventMap {
   'chat.updated': { owner: Identity; chat: ChatView };
   'chat.deleted': { owner: Identity; chatId: string };
   'generation.event': { owner: Identity; chatId: string; event: GenerationEvent };
-  'usage.changed': { owner: Identity };
   'quota.refused': { owner: Identity; error: AppException };
 }
 

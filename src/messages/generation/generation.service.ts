@@ -401,7 +401,6 @@ export class GenerationService implements OnModuleInit, BeforeApplicationShutdow
       await this.log.close(ctx.assistantId).catch(() => undefined);
       this.running.delete(ctx.assistantId);
       this.health.streamEnded();
-      this.events.emit('usage.changed', { owner: ctx.identity });
     }
   }
 
