@@ -4,30 +4,12 @@ import { createLogger } from '../../src/common/logging/logger.js';
 import { AnthropicProvider } from '../../src/llm/anthropic.provider.js';
 import { ProviderFailure, type GenerateRequest, type LlmEvent } from '../../src/llm/llm.types.js';
 import { FAKE_ANTHROPIC_REPLY, FAKE_MARKERS, fakeMarker, startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
+import { collect, llmRequest, textOf } from '../support/llm.js';
 
 const logger = createLogger('silent');
 
-function request(overrides: Partial<GenerateRequest> = {}): GenerateRequest {
-  return {
-    model: 'claude-sonnet-5',
-    messages: [{ role: 'user', content: 'Say hello.' }],
-    maxTokens: 256,
-    signal: new AbortController().signal,
-    ...overrides,
-  };
-}
+const request = (overrides: Partial<GenerateRequest> = {}) => llmRequest('claude-sonnet-5', overrides);
 
-async function collect(stream: AsyncIterable<LlmEvent>): Promise<{ events: LlmEvent[]; error?: unknown }> {
-  const events: LlmEvent[] = [];
-  try {
-    for await (const event of stream) events.push(event);
-  } catch (error) {
-    return { events, error };
-  }
-  return { events };
-}
-
-const textOf = (events: LlmEvent[]) => events.map((e) => (e.type === 'delta' ? e.text : '')).join('');
 const deltas = (events: LlmEvent[]) => events.filter((e) => e.type === 'delta');
 
 describe(AnthropicProvider.name, () => {

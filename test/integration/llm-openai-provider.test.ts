@@ -1,33 +1,15 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/common/errors/error-code.js';
 import { createLogger } from '../../src/common/logging/logger.js';
-import { ProviderFailure, type GenerateRequest, type LlmEvent } from '../../src/llm/llm.types.js';
+import { ProviderFailure, type GenerateRequest } from '../../src/llm/llm.types.js';
 import { OpenAiProvider } from '../../src/llm/openai.provider.js';
 import { FAKE_OPENAI_MARKERS, FAKE_OPENAI_REPLY, startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
+import { collect, llmRequest, textOf } from '../support/llm.js';
 
 const logger = createLogger('silent');
 
-function request(overrides: Partial<GenerateRequest> = {}): GenerateRequest {
-  return {
-    model: 'llama3.2',
-    messages: [{ role: 'user', content: 'Say hello.' }],
-    maxTokens: 256,
-    signal: new AbortController().signal,
-    ...overrides,
-  };
-}
+const request = (overrides: Partial<GenerateRequest> = {}) => llmRequest('llama3.2', overrides);
 
-async function collect(stream: AsyncIterable<LlmEvent>): Promise<{ events: LlmEvent[]; error?: unknown }> {
-  const events: LlmEvent[] = [];
-  try {
-    for await (const event of stream) events.push(event);
-  } catch (error) {
-    return { events, error };
-  }
-  return { events };
-}
-
-const textOf = (events: LlmEvent[]) => events.map((e) => (e.type === 'delta' ? e.text : '')).join('');
 
 describe(OpenAiProvider.name, () => {
   let fake: FakeOpenAi;

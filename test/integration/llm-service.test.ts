@@ -5,23 +5,13 @@ import { AppException } from '../../src/common/errors/app.exception.js';
 import { ErrorCode } from '../../src/common/errors/error-code.js';
 import { loadConfig } from '../../src/config/app-config.js';
 import { LlmService } from '../../src/llm/llm.service.js';
-import { ProviderFailure, type GenerateRequest, type LlmEvent } from '../../src/llm/llm.types.js';
+import { ProviderFailure, type GenerateRequest } from '../../src/llm/llm.types.js';
 import { FAKE_ANTHROPIC_REPLY, FAKE_MARKERS, fakeMarker, startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
 import { FAKE_OPENAI_REPLY, startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
+import { collect, llmRequest, textOf } from '../support/llm.js';
 
 const API_KEY = 'sk-ant-test-secret-key-0123456789';
 
-async function collect(stream: AsyncIterable<LlmEvent>): Promise<{ events: LlmEvent[]; error?: unknown }> {
-  const events: LlmEvent[] = [];
-  try {
-    for await (const event of stream) events.push(event);
-  } catch (error) {
-    return { events, error };
-  }
-  return { events };
-}
-
-const textOf = (events: LlmEvent[]) => events.map((e) => (e.type === 'delta' ? e.text : '')).join('');
 
 describe(LlmService.name, () => {
   let anthropic: FakeAnthropic;
@@ -29,13 +19,7 @@ describe(LlmService.name, () => {
   let sut: LlmService;
   let logLines: string[];
 
-  const request = (overrides: Partial<GenerateRequest> = {}): GenerateRequest => ({
-    model: 'claude-sonnet-5',
-    messages: [{ role: 'user', content: 'Say hello.' }],
-    maxTokens: 256,
-    signal: new AbortController().signal,
-    ...overrides,
-  });
+  const request = (overrides: Partial<GenerateRequest> = {}) => llmRequest('claude-sonnet-5', overrides);
 
   beforeAll(async () => {
     [anthropic, openai] = await Promise.all([startFakeAnthropic(), startFakeOpenAi()]);

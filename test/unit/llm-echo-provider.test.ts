@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { EchoProvider, splitWords } from '../../src/llm/echo.provider.js';
 import type { GenerateRequest, LlmEvent } from '../../src/llm/llm.types.js';
 import { ProviderFailure } from '../../src/llm/llm.types.js';
+import { collect } from '../support/llm.js';
 
 function request(content: string, overrides: Partial<GenerateRequest> = {}): GenerateRequest {
   return {
@@ -15,16 +16,6 @@ function request(content: string, overrides: Partial<GenerateRequest> = {}): Gen
     signal: new AbortController().signal,
     ...overrides,
   };
-}
-
-async function collect(stream: AsyncIterable<LlmEvent>): Promise<{ events: LlmEvent[]; error?: unknown }> {
-  const events: LlmEvent[] = [];
-  try {
-    for await (const event of stream) events.push(event);
-  } catch (error) {
-    return { events, error };
-  }
-  return { events };
 }
 
 const deltas = (events: LlmEvent[]) => events.flatMap((e) => (e.type === 'delta' ? [e.text] : []));
