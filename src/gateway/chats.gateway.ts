@@ -13,7 +13,7 @@ import type { AppLogger } from '../common/logging/logger.js';
 import { validateDto } from '../common/validation.js';
 import type { AppConfig } from '../config/app-config.js';
 import { HealthCounters } from '../health/health-counters.js';
-import { SendMessageDto } from '../messages/dto/send-message.dto.js';
+import { SendMessageDto, sendCommandFrom } from '../messages/dto/send-message.dto.js';
 import { GenerationService } from '../messages/generation/generation.service.js';
 import type { GenerationEvent } from '../messages/stream-events.js';
 import { ClientAddress } from '../usage/client-address.js';
@@ -154,14 +154,7 @@ export class ChatsGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
       void this.guarded(socket, 'send_message', ack, async () => {
         const dto = validateDto(SendMessageDto, payload);
         const handle = await this.engine.send({
-          identity,
-          ip: this.addressOf(socket),
-          chatId: dto.chat_id,
-          model: dto.model,
-          content: dto.content,
-          temperature: dto.temperature,
-          maxTokens: dto.max_tokens,
-          clientMessageId: dto.client_message_id,
+          ...sendCommandFrom(dto, identity, this.addressOf(socket)),
           // A socket generation is not tied to this connection: it survives a short drop.
           keepGenerating: true,
           // Registered before the first frame, so the room mirror never doubles this socket's frames.

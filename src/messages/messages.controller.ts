@@ -11,7 +11,7 @@ import { RateLimitGuard } from '../usage/rate-limit.guard.js';
 import { SseExceptionFilter } from '../common/http/sse-exception.filter.js';
 import { SseWriter } from '../common/sse/sse-writer.js';
 import type { AppConfig } from '../config/app-config.js';
-import { MessageIdParam, RegenerateDto, SendMessageDto, TestSseQuery } from './dto/send-message.dto.js';
+import { MessageIdParam, RegenerateDto, SendMessageDto, sendCommandFrom, TestSseQuery } from './dto/send-message.dto.js';
 import { parseEventId } from './generation/generation-log.js';
 import { GenerationService, type GenerationHandle } from './generation/generation.service.js';
 
@@ -28,17 +28,7 @@ export class MessagesController {
   @UseGuards(IdentityGuard, RateLimitGuard)
   @UseFilters(SseExceptionFilter)
   async send(@Body() dto: SendMessageDto, @CurrentIdentity() identity: Identity, @Req() req: Request, @Res() res: Response) {
-    const handle = await this.engine.send({
-      identity,
-      ip: ClientAddress.fromRequest(req),
-      chatId: dto.chat_id,
-      model: dto.model,
-      content: dto.content,
-      temperature: dto.temperature,
-      maxTokens: dto.max_tokens,
-      clientMessageId: dto.client_message_id,
-      keepGenerating: dto.keep_generating,
-    });
+    const handle = await this.engine.send(sendCommandFrom(dto, identity, ClientAddress.fromRequest(req)));
     await this.stream(handle, 0, res);
   }
 

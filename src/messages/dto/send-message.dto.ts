@@ -1,4 +1,6 @@
 import { Type } from 'class-transformer';
+import type { Identity } from '../../auth/identity.js';
+import type { SendCommand } from '../generation/generation.service.js';
 import { IsBoolean, IsInt, IsNumber, IsOptional, IsString, IsUUID, Length, Max, MaxLength, Min, MinLength } from 'class-validator';
 
 // The send body, for POST /messages/send and the socket's send_message alike. The upper bound of
@@ -24,6 +26,21 @@ export class SendMessageDto {
 
   @IsOptional() @IsBoolean()
   keep_generating?: boolean;
+}
+
+// The engine's command for a send body, whichever transport received it.
+export function sendCommandFrom(dto: SendMessageDto, identity: Identity, ip: string | undefined): SendCommand {
+  return {
+    identity,
+    ip,
+    chatId: dto.chat_id,
+    model: dto.model,
+    content: dto.content,
+    temperature: dto.temperature,
+    maxTokens: dto.max_tokens,
+    clientMessageId: dto.client_message_id,
+    keepGenerating: dto.keep_generating,
+  };
 }
 
 export class RegenerateDto {
