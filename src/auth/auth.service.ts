@@ -1,6 +1,9 @@
 import { Injectable } from '@nestjs/common';
 import argon2 from 'argon2';
+import { toChatView } from '../chats/chat-view.js';
 import { ChatsRepository } from '../chats/chats.repository.js';
+import { DomainEvents } from '../common/events/domain-events.js';
+import type { Identity } from './identity.js';
 import { isUniqueViolation } from '../common/db-errors.js';
 import { AppException } from '../common/errors/app.exception.js';
 import { ErrorCode } from '../common/errors/error-code.js';
@@ -35,6 +38,7 @@ export class AuthService {
     private readonly chats: ChatsRepository,
     private readonly tokens: TokenService,
     private readonly usage: UsageService,
+    private readonly events: DomainEvents,
   ) {}
 
   async register(dto: RegisterDto, anonId?: string): Promise<AuthResult> {
@@ -64,7 +68,16 @@ export class AuthService {
   }
 
   private async signIn(user: UserEntity, anonId: string | undefined): Promise<AuthResult> {
-    if (anonId) await this.chats.transferAnonymous(anonId, user.id);
+    if (anonId) {
+      const moved = await this.chats.transferAnonymous(anonId, user.id);
+      // Open tabs follow the move: the visitor's lose the chats, the account's gain them.
+      const visitor: Identity = { kind: 'anonymous', anonId };
+      const account: Identity = { kind: 'user', userId: user.id };
+      for (const chat of moved) {
+        this.events.emit('chat.deleted', { owner: visitor, chatId: chat.id });
+        this.events.emit('chat.created', { owner: account, chat: toChatView(chat) });
+      }
+    }
     return { ...this.tokens.sign(user.id), user: toUserView(user) };
   }
 }

@@ -1,8 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
-import type { DataSource, Repository } from 'typeorm';
+import { In, type DataSource, type Repository } from 'typeorm';
 import { ownerColumns, ownerKey, type Identity } from '../auth/identity.js';
-import { MessageEntity } from '../messages/message.entity.js';
 import { ChatEntity } from './chat.entity.js';
 
 @Injectable()
@@ -57,22 +56,23 @@ export class ChatsRepository {
 
   // Sign-up or login with an anonymous id: that visitor's chats and idempotency keys move to the
   // user. A key the user already used stays with the anonymous id (it can no longer collide).
-  async transferAnonymous(anonId: string, userId: string): Promise<number> {
+  // updated_at is left alone, so the moved chats keep their order.
+  async transferAnonymous(anonId: string, userId: string): Promise<ChatEntity[]> {
     return this.dataSource.transaction(async (manager) => {
-      const moved = await manager.update(ChatEntity, { anonId }, { anonId: null, userId });
+      const [rows]: [Record<string, unknown>[], number] = await manager.query(
+        'UPDATE chats SET user_id = $1, anon_id = NULL WHERE anon_id = $2 RETURNING id',
+        [userId, anonId],
+      );
       const from = ownerKey({ kind: 'anonymous', anonId });
       const to = ownerKey({ kind: 'user', userId });
-      await manager
-        .createQueryBuilder()
-        .update(MessageEntity)
-        .set({ ownerKey: to })
-        .where('owner_key = :from', { from })
-        .andWhere(
-          'NOT EXISTS (SELECT 1 FROM messages m2 WHERE m2.owner_key = :to AND m2.client_message_id = messages.client_message_id)',
-          { to },
-        )
-        .execute();
-      return moved.affected ?? 0;
+      await manager.query(
+        `UPDATE messages SET owner_key = $2 WHERE owner_key = $1
+         AND NOT EXISTS (SELECT 1 FROM messages m2 WHERE m2.owner_key = $2 AND m2.client_message_id = messages.client_message_id)`,
+        [from, to],
+      );
+      const ids = rows.map((r) => r.id as string);
+      return ids.length === 0 ? [] : manager.find(ChatEntity, { where: { id: In(ids) }, order: { updatedAt: 'DESC' } });
     });
   }
+
 }
