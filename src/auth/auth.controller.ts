@@ -1,6 +1,7 @@
 import { Body, Controller, Get, Headers, HttpCode, Post, UseGuards } from '@nestjs/common';
 import { AppException } from '../common/errors/app.exception.js';
 import { ErrorCode } from '../common/errors/error-code.js';
+import { RateLimitGuard } from '../usage/rate-limit.guard.js';
 import { AuthService } from './auth.service.js';
 import { LoginDto, RegisterDto } from './dto/auth.dto.js';
 import { isUuid } from './identity.js';
@@ -10,13 +11,16 @@ import { CurrentUserId, IdentityGuard, RequireUser } from './identity.guard.js';
 export class AuthController {
   constructor(private readonly auth: AuthService) {}
 
+  // Rate limited per client address, like the message routes: no password guessing at full speed.
   @Post('register')
+  @UseGuards(RateLimitGuard)
   register(@Body() dto: RegisterDto, @Headers('x-anon-id') anonId?: string) {
     return this.auth.register(dto, checkAnonId(anonId));
   }
 
   @Post('login')
   @HttpCode(200)
+  @UseGuards(RateLimitGuard)
   login(@Body() dto: LoginDto, @Headers('x-anon-id') anonId?: string) {
     return this.auth.login(dto, checkAnonId(anonId));
   }

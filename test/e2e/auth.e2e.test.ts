@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
+import { createTestDatabase } from '../support/db.js';
 import { registerUser, request, uniqueEmail } from '../support/http.js';
 
 describe('auth over HTTP', () => {
@@ -115,5 +116,38 @@ describe('auth over HTTP', () => {
     expect(res.status).toBe(404);
     expect(res.body).toMatchObject({ status_code: 404, code: 'NOT_FOUND' });
     expect(res.headers.get('x-request-id')).toBe(res.body.request_id);
+  });
+});
+
+describe('limits and failures around auth', () => {
+  it('rate-limits login attempts per client address', async () => {
+    const t = await startTestApp({ env: { RATE_LIMIT_PER_MINUTE: '3' } });
+    try {
+      const attempt = () => request(t.baseUrl, 'POST', '/api/v1/auth/login', { body: { email: uniqueEmail(), password: 'guess-guess' } });
+      for (let i = 0; i < 3; i++) expect((await attempt()).status).toBe(401);
+      const limited = await attempt();
+      expect(limited.status).toBe(429);
+      expect(limited.body.code).toBe('RATE_LIMITED');
+      expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('answers health with 503 and database "down" when PostgreSQL is gone, and keeps serving', async () => {
+    const database = await createTestDatabase();
+    const t = await startTestApp({ database });
+    try {
+      await database.drop();
+      const res = await request(t.baseUrl, 'GET', '/health');
+      expect(res.status).toBe(503);
+      expect(res.body).toMatchObject({ database: 'down' });
+      const login = await request(t.baseUrl, 'POST', '/api/v1/auth/login', { body: { email: uniqueEmail(), password: 'whatever1' } });
+      expect(login.status).toBe(500);
+      expect(login.body).toMatchObject({ code: 'INTERNAL_ERROR', message: 'Internal server error' });
+      expect(JSON.stringify(login.body)).not.toMatch(/database|SELECT|relation|terminat/i);
+    } finally {
+      await t.close().catch(() => undefined);
+    }
   });
 });
