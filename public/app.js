@@ -72,6 +72,8 @@ const state = {
   usage: null,
   models: [],
   authMode: 'signup',
+  // True while sign-up / login moves this visitor's chats to the account.
+  movingHistory: false,
   localSeq: 0,
 };
 
@@ -348,6 +350,8 @@ async function submitAuth(event) {
   const problem = !email || !el.authEmail.validity.valid ? 'Enter a valid email address.' : signup && password.length < 8 ? 'The password needs at least 8 characters.' : !password ? 'Enter your password.' : '';
   if (problem) return showAuthError(problem);
   el.authSubmit.disabled = true;
+  // The move tells this visitor's sockets that its chats are gone; this tab takes them along.
+  state.movingHistory = true;
   try {
     // x-anon-id moves this visitor's chats to the account.
     const res = await fetch(`/api/v1/auth/${signup ? 'register' : 'login'}`, {
@@ -375,6 +379,7 @@ async function submitAuth(event) {
     showAuthError('Could not reach the server. Try again.');
   } finally {
     el.authSubmit.disabled = false;
+    state.movingHistory = false;
   }
 }
 
@@ -463,6 +468,7 @@ function connectSocket() {
     if (chat.id === state.currentChatId) renderChatTitle();
   });
   on('chat_deleted', ({ chat_id }) => {
+    if (state.movingHistory) return;
     if (state.chats.delete(chat_id)) state.chatsTotal = Math.max(0, state.chatsTotal - 1);
     renderChatList();
     if (chat_id === state.currentChatId) {
