@@ -15,8 +15,12 @@ export function isAbortError(error: unknown): boolean {
 }
 
 // Resolves after `ms`, or rejects with abortError(signal) as soon as the signal fires.
+// 0 ms yields to the event loop once (setImmediate), without a timer's 1 ms floor.
 export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   if (signal.aborted) return Promise.reject(abortError(signal));
+  if (ms <= 0) {
+    return new Promise((resolve, reject) => setImmediate(() => (signal.aborted ? reject(abortError(signal)) : resolve())));
+  }
   return new Promise((resolve, reject) => {
     const onAbort = () => {
       clearTimeout(timer);
