@@ -4,8 +4,8 @@ import { request } from '../support/http.js';
 import { closeAllSockets, connectChats, connectError, untilDisconnected } from '../support/socket.js';
 import { postSse, readSse } from '../support/sse.js';
 
-const ALLOWED = 'http://app.example.com';
-const EVIL = 'http://evil.example.com';
+const ALLOWED = 'http://localhost:5173';
+const EVIL = 'http://example.org';
 
 // An app with CORS_ORIGINS set, no INTERNAL_API_KEY and an anonymous quota of one message.
 describe('Socket.IO /chats: origins, quota refusals, disabled internal API', () => {
@@ -14,7 +14,7 @@ describe('Socket.IO /chats: origins, quota refusals, disabled internal API', () 
   beforeAll(async () => {
     t = await startTestApp({
       env: {
-        CORS_ORIGINS: `${ALLOWED}, http://other.example.com`,
+        CORS_ORIGINS: `${ALLOWED}, http://example.com`,
         ANON_MESSAGE_LIMIT: '1',
         ANON_IP_MESSAGE_LIMIT: '100000',
         RATE_LIMIT_PER_MINUTE: '100000',
@@ -55,7 +55,7 @@ describe('Socket.IO /chats: origins, quota refusals, disabled internal API', () 
       expect(await polling.waitFor('usage_info')).toMatchObject({ anon_id: anon });
       expect(polling.socket.io.engine.transport.name).toBe('polling');
       expect(await polling.ask('list_chats', {})).toMatchObject({ chats: [], total: 0 });
-      const ws = await connectChats(t.baseUrl, { extraHeaders: { origin: 'http://other.example.com' }, auth: { anon_id: anon } });
+      const ws = await connectChats(t.baseUrl, { extraHeaders: { origin: 'http://example.com' }, auth: { anon_id: anon } });
       expect(await ws.ask('ping', {})).toHaveProperty('timestamp');
       const bare = await connectChats(t.baseUrl, { auth: { anon_id: anon } });
       expect(await bare.ask('ping')).toHaveProperty('timestamp');
