@@ -14,6 +14,13 @@ export interface FinishInput {
   errorCode: string | null;
 }
 
+export interface AbandonedMessage {
+  id: string;
+  content: string;
+  model: string | null;
+  owner: Identity;
+}
+
 export interface NewTurn {
   // Set when the chat does not exist yet: it is created in the same transaction.
   newChat?: { owner: Identity; title: string };
@@ -88,13 +95,20 @@ export class MessagesRepository {
   }
 
   // Messages left "streaming" by a process that died: closed as errors with what they had.
-  async closeAbandoned(staleSeconds: number): Promise<number> {
-    const result: [unknown[], number] = await this.dataSource.query(
-      `UPDATE messages SET status = 'error', error_code = 'INTERNAL_ERROR', stop_reason = 'interrupted', updated_at = now()
-       WHERE status = 'streaming' AND updated_at < now() - make_interval(secs => $1)`,
+  async closeAbandoned(staleSeconds: number): Promise<AbandonedMessage[]> {
+    const [rows]: [{ id: string; content: string; model: string | null; user_id: string | null; anon_id: string | null }[], number] = await this.dataSource.query(
+      `UPDATE messages m SET status = 'error', error_code = 'INTERNAL_ERROR', stop_reason = 'interrupted', updated_at = now()
+       FROM chats c
+       WHERE c.id = m.chat_id AND m.status = 'streaming' AND m.updated_at < now() - make_interval(secs => $1)
+       RETURNING m.id, m.content, m.model, c.user_id, c.anon_id`,
       [staleSeconds],
     );
-    return result[1];
+    return rows.map((r) => ({
+      id: r.id,
+      content: r.content,
+      model: r.model,
+      owner: r.user_id ? { kind: 'user', userId: r.user_id } : { kind: 'anonymous', anonId: r.anon_id! },
+    }));
   }
 
   findById(id: string): Promise<MessageEntity | null> {

@@ -110,11 +110,10 @@ export class GenerationService implements OnModuleInit, BeforeApplicationShutdow
   async onModuleInit(): Promise<void> {
     // Alone, every message still "streaming" at start was left by a dead process. With Redis,
     // other instances may be mid-generation: only those without a recent heartbeat are dead.
-    const closed = await this.messages.closeAbandoned(this.redis.enabled ? ABANDONED_AFTER_S : 0);
-    if (closed > 0) this.logger.warn({ closed }, 'closed messages left streaming by a stopped process');
+    await this.closeAbandoned(this.redis.enabled ? ABANDONED_AFTER_S : 0);
     this.timers.push(
       setInterval(() => void this.heartbeat(), HEARTBEAT_MS),
-      setInterval(() => void this.sweep(), ABANDONED_AFTER_S * 1000),
+      setInterval(() => void this.closeAbandoned(ABANDONED_AFTER_S), ABANDONED_AFTER_S * 1000),
     );
     for (const timer of this.timers) timer.unref();
     if (this.redis.enabled) {
@@ -297,10 +296,17 @@ export class GenerationService implements OnModuleInit, BeforeApplicationShutdow
   // Writes the opening frames before handing out the handle, so every follower sees them, then
   // runs the model in the background.
   private async start(ctx: RunContext, replaces: string | null): Promise<GenerationHandle> {
-    if (ctx.terminal === 'assistant_regenerated') {
-      await this.emit(ctx, 'assistant_regenerating', { chat_id: ctx.chatId, message_id: ctx.assistantId, replaces });
+    try {
+      if (ctx.terminal === 'assistant_regenerated') {
+        await this.emit(ctx, 'assistant_regenerating', { chat_id: ctx.chatId, message_id: ctx.assistantId, replaces });
+      }
+      await this.emit(ctx, 'assistant_typing', { chat_id: ctx.chatId, user_message_id: ctx.userMessage.id, message_id: ctx.assistantId, model: ctx.model.id });
+    } catch (error) {
+      // The log is unreachable (Redis down): close the message and its usage rather than leave them open.
+      this.logger.error({ err: error, message_id: ctx.assistantId }, 'could not open the generation log');
+      await this.finish(ctx, '', undefined, 'error', new AppException(ErrorCode.INTERNAL_ERROR, 'Internal error while generating', { retryable: true }));
+      throw error;
     }
-    await this.emit(ctx, 'assistant_typing', { chat_id: ctx.chatId, user_message_id: ctx.userMessage.id, message_id: ctx.assistantId, model: ctx.model.id });
     ctx.running.done = this.run(ctx).catch((error: unknown) => this.logger.error({ err: error, message_id: ctx.assistantId }, 'generation failed unexpectedly'));
     return this.handle(ctx.assistantId, ctx.chatId, ctx.running);
   }
@@ -514,12 +520,21 @@ export class GenerationService implements OnModuleInit, BeforeApplicationShutdow
     await this.messages.touchStreaming([...this.running.keys()]).catch((error: unknown) => this.logger.warn({ err: error }, 'heartbeat failed'));
   }
 
-  private async sweep(): Promise<void> {
+  // Closes the messages of generations that died with their process, and settles their usage:
+  // what was produced is charged as an estimate (the input is unknown by then), nothing if
+  // nothing was produced, so no reservation stays held forever.
+  private async closeAbandoned(staleSeconds: number): Promise<void> {
     try {
-      const closed = await this.messages.closeAbandoned(ABANDONED_AFTER_S);
-      if (closed > 0) this.logger.warn({ closed }, 'closed messages whose generation stopped answering');
+      const closed = await this.messages.closeAbandoned(staleSeconds);
+      if (closed.length > 0) this.logger.warn({ closed: closed.length }, 'closed messages whose generation stopped with its process');
+      for (const message of closed) {
+        const model = this.config.models.find((m) => m.id === message.model) ?? { id: message.model ?? 'unknown', inputPrice: 0, outputPrice: 0 };
+        const reservation: Reservation = { messageKey: message.id, identity: message.owner, model, amount: 0, clientAddress: null, state: 'held', existing: true };
+        const outputTokens = this.llm.estimateTokens(message.content);
+        await this.usage.settle(reservation, { usage: { inputTokens: 0, outputTokens }, estimated: true, refund: message.content === '' });
+      }
     } catch (error) {
-      this.logger.warn({ err: error }, 'sweep failed');
+      this.logger.warn({ err: error }, 'closing abandoned generations failed');
     }
   }
 }
