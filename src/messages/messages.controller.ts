@@ -28,15 +28,14 @@ export class MessagesController {
   @UseGuards(IdentityGuard, RateLimitGuard)
   @UseFilters(SseExceptionFilter)
   async send(@Body() dto: SendMessageDto, @CurrentIdentity() identity: Identity, @Req() req: Request, @Res() res: Response) {
-    const handle = await this.engine.send(sendCommandFrom(dto, identity, ClientAddress.fromRequest(req)));
-    await this.stream(handle, 0, res);
+    await this.stream(res, 0, () => this.engine.send(sendCommandFrom(dto, identity, ClientAddress.fromRequest(req))));
   }
 
   @Post('regenerate')
   @UseGuards(IdentityGuard, RateLimitGuard)
   @UseFilters(SseExceptionFilter)
   async regenerate(@Body() dto: RegenerateDto, @CurrentIdentity() identity: Identity, @Req() req: Request, @Res() res: Response) {
-    const handle = await this.engine.regenerate({
+    await this.stream(res, 0, () => this.engine.regenerate({
       identity,
       ip: ClientAddress.fromRequest(req),
       chatId: dto.chat_id,
@@ -45,8 +44,7 @@ export class MessagesController {
       temperature: dto.temperature,
       maxTokens: dto.max_tokens,
       keepGenerating: dto.keep_generating,
-    });
-    await this.stream(handle, 0, res);
+    }));
   }
 
   @Post(':message_id/stop')
@@ -74,33 +72,43 @@ export class MessagesController {
       }
       afterSeq = parsed.seq;
     }
-    const handle = await this.engine.attach(identity, params.message_id);
-    await this.stream(handle, afterSeq, res);
+    await this.stream(res, afterSeq, () => this.engine.attach(identity, params.message_id));
   }
 
   @Get('test-sse')
+  @UseGuards(RateLimitGuard)
   @UseFilters(SseExceptionFilter)
   testSseGet(@Query() query: TestSseQuery, @Res() res: Response) {
     this.testSse(query, res);
   }
 
   @Post('test-sse')
+  @UseGuards(RateLimitGuard)
   @UseFilters(SseExceptionFilter)
   testSsePost(@Query() query: TestSseQuery, @Res() res: Response) {
     this.testSse(query, res);
   }
 
-  private async stream(handle: GenerationHandle, afterSeq: number, res: Response): Promise<void> {
+  // Opens the generation, then writes its frames from afterSeq. The close listener is in place
+  // before the engine is asked, so a client that leaves at once still releases (and so stops)
+  // what it started. Refusals thrown by `open` reach the SSE filter before any byte is written.
+  private async stream(res: Response, afterSeq: number, open: () => Promise<GenerationHandle>): Promise<void> {
+    const state: { gone: boolean; handle?: GenerationHandle; unfollow?: () => void } = { gone: false };
+    res.on('close', () => {
+      state.gone = true;
+      state.unfollow?.();
+      state.handle?.release();
+    });
+    const handle = await open();
+    state.handle = handle;
+    if (state.gone) {
+      handle.release();
+      return;
+    }
     const writer = new SseWriter(res, this.config.ssePingIntervalMs);
     writer.open();
-    // The client may go away before follow() resolves: the close handler reads it when it runs.
-    const following: { unfollow?: () => void } = {};
-    res.on('close', () => {
-      following.unfollow?.();
-      handle.release();
-    });
-    following.unfollow = await handle.follow(afterSeq, { onEvent: (frame) => writer.send(frame), onEnd: () => writer.end() });
-    if (writer.isGone()) following.unfollow();
+    state.unfollow = await handle.follow(afterSeq, { onEvent: (frame) => writer.send(frame), onEnd: () => writer.end() });
+    if (writer.isGone()) state.unfollow();
   }
 
   // A deployment check that needs no identity and touches no model: `curl -N .../test-sse`.

@@ -288,6 +288,31 @@ describe('test-sse and the echo model', () => {
     await t.close();
   });
 
+  it('a client that hangs up before the first frame still stops the generation', async () => {
+    const db = new pg.Client({ connectionString: t.databaseUrl });
+    await db.connect();
+    try {
+      const content = Array.from({ length: 60 }, (_, i) => `word${i}`).join(' ');
+      const statuses: string[] = [];
+      // Hang up a few milliseconds in: before or just after the engine has opened the generation.
+      for (let attempt = 0; attempt < 30 && statuses.length < 3; attempt++) {
+        const anon = ANON();
+        const controller = new AbortController();
+        const pending = postSse(t.baseUrl, '/api/v1/messages/send', { content }, { 'x-anon-id': anon }, controller.signal).catch(() => undefined);
+        setTimeout(() => controller.abort(), 2 + attempt * 2);
+        await pending;
+        const query = `SELECT m.status FROM messages m JOIN chats c ON c.id = m.chat_id WHERE c.anon_id = $1 AND m.role = 'assistant'`;
+        await expect.poll(async () => (await db.query(query, [anon])).rows[0]?.status ?? 'none', { timeout: 3000 }).not.toBe('streaming');
+        const row = (await db.query(query, [anon])).rows[0];
+        if (row) statuses.push(row.status);
+      }
+      expect(statuses.length).toBeGreaterThan(0);
+      expect(new Set(statuses)).toEqual(new Set(['stopped']));
+    } finally {
+      await db.end();
+    }
+  });
+
   it('streams test_message frames then test_complete to curl -N', async () => {
     const { stdout } = await run('curl', ['-sN', `${t.baseUrl}/api/v1/messages/test-sse?count=3&interval_ms=20`]);
     const events = [...stdout.matchAll(/^event: (.+)$/gm)].map((m) => m[1]);
