@@ -20,6 +20,9 @@ export async function loadJwtSecret(config: AppConfig): Promise<string> {
     await writeFile(file, secret, { mode: 0o600, flag: 'wx' });
     return secret;
   } catch {
-    return (await readFile(file, 'utf8')).trim();
+    // Another instance wrote it first, or a file is there that is too short to be a secret.
+    const stored = (await readFile(file, 'utf8')).trim();
+    if (stored.length < 32) throw new Error(`${file} holds no usable JWT secret (under 32 characters): delete it or set JWT_SECRET`);
+    return stored;
   }
 }

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, Headers, HttpCode, Inject, Param, Post, Query, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, Inject, Param, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import type { Identity } from '../auth/identity.js';
@@ -8,7 +8,6 @@ import { AppException } from '../common/errors/app.exception.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { ClientAddress } from '../usage/client-address.js';
 import { RateLimitGuard } from '../usage/rate-limit.guard.js';
-import { SseExceptionFilter } from '../common/http/sse-exception.filter.js';
 import { SseWriter } from '../common/sse/sse-writer.js';
 import type { AppConfig } from '../config/app-config.js';
 import { MessageIdParam, RegenerateDto, SendMessageDto, sendCommandFrom, TestSseQuery } from './dto/send-message.dto.js';
@@ -26,14 +25,12 @@ export class MessagesController {
 
   @Post('send')
   @UseGuards(IdentityGuard, RateLimitGuard)
-  @UseFilters(SseExceptionFilter)
   async send(@Body() dto: SendMessageDto, @CurrentIdentity() identity: Identity, @Req() req: Request, @Res() res: Response) {
     await this.stream(res, 0, () => this.engine.send(sendCommandFrom(dto, identity, ClientAddress.fromRequest(req))));
   }
 
   @Post('regenerate')
   @UseGuards(IdentityGuard, RateLimitGuard)
-  @UseFilters(SseExceptionFilter)
   async regenerate(@Body() dto: RegenerateDto, @CurrentIdentity() identity: Identity, @Req() req: Request, @Res() res: Response) {
     await this.stream(res, 0, () => this.engine.regenerate({
       identity,
@@ -57,7 +54,6 @@ export class MessagesController {
   // Resume: the frames after Last-Event-ID, then live ones until the end.
   @Get(':message_id/stream')
   @UseGuards(IdentityGuard, RateLimitGuard)
-  @UseFilters(SseExceptionFilter)
   async resume(
     @Param() params: MessageIdParam,
     @CurrentIdentity() identity: Identity,
@@ -77,14 +73,12 @@ export class MessagesController {
 
   @Get('test-sse')
   @UseGuards(RateLimitGuard)
-  @UseFilters(SseExceptionFilter)
   testSseGet(@Query() query: TestSseQuery, @Res() res: Response) {
     this.testSse(query, res);
   }
 
   @Post('test-sse')
   @UseGuards(RateLimitGuard)
-  @UseFilters(SseExceptionFilter)
   testSsePost(@Query() query: TestSseQuery, @Res() res: Response) {
     this.testSse(query, res);
   }

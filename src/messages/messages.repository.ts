@@ -3,6 +3,8 @@ import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { type DataSource, type EntityManager, type Repository } from 'typeorm';
 import { ownerColumns, type Identity } from '../auth/identity.js';
 import { ChatEntity } from '../chats/chat.entity.js';
+import { AppException } from '../common/errors/app.exception.js';
+import { ErrorCode } from '../common/errors/error-code.js';
 import { MessageEntity, type MessageStatus } from './message.entity.js';
 
 export interface FinishInput {
@@ -48,7 +50,10 @@ export class MessagesRepository {
         chat = await manager.save(manager.create(ChatEntity, { ...ownerColumns(turn.newChat.owner), title: turn.newChat.title }));
         chatCreated = true;
       } else {
-        chat = await manager.findOneByOrFail(ChatEntity, { id: turn.chatId! });
+        // FOR SHARE: a delete of the chat waits for this turn, or has happened and is seen.
+        const existing = await manager.findOne(ChatEntity, { where: { id: turn.chatId! }, lock: { mode: 'pessimistic_read' } });
+        if (!existing) throw new AppException(ErrorCode.CHAT_NOT_FOUND, 'Chat not found');
+        chat = existing;
       }
       const user = turn.user
         ? await manager.save(manager.create(MessageEntity, { chatId: chat.id, role: 'user', status: 'complete', content: turn.user.content, ownerKey: turn.user.ownerKey, clientMessageId: turn.user.clientMessageId, requestHash: turn.user.requestHash }))

@@ -1,4 +1,4 @@
-import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { createClient, type RedisClientType } from 'redis';
 import { APP_CONFIG, APP_LOGGER } from '../common/core.module.js';
 import type { AppLogger } from '../common/logging/logger.js';
@@ -9,7 +9,7 @@ export type RedisClient = RedisClientType;
 // The process's Redis connections when REDIS_URL is set: one for commands, one for
 // subscriptions (a subscribed connection can do nothing else). Absent: single-instance mode.
 @Injectable()
-export class RedisService implements OnModuleDestroy {
+export class RedisService implements OnApplicationShutdown {
   readonly enabled: boolean;
   // Put before every key and channel name (REDIS_KEY_PREFIX).
   readonly prefix: string;
@@ -58,7 +58,9 @@ export class RedisService implements OnModuleDestroy {
     return client;
   }
 
-  async onModuleDestroy(): Promise<void> {
+  // The last shutdown phase: running generations drain in beforeApplicationShutdown and still
+  // write their closing frames to Redis.
+  async onApplicationShutdown(): Promise<void> {
     await Promise.allSettled([this.commandClient?.close(), this.subscriberClient?.close()]);
   }
 }

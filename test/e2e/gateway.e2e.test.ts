@@ -127,6 +127,7 @@ describe('Socket.IO /chats gateway', () => {
     it.each([
       ['list_chats', { limit: 0 }, /limit/],
       ['list_chats', { limit: 101 }, /limit/],
+      ['list_chats', { page: 1e20 }, /page/],
       ['list_chats', { page: -1 }, /page/],
       ['list_chats', { limit: 2.5 }, /limit/],
       ['list_chats', { limit: '10' }, /limit/],

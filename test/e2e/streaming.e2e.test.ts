@@ -264,6 +264,11 @@ describe('the send stream over SSE', () => {
       expect(frames).toHaveLength(1);
       expect(frames[0]).toMatchObject({ event: 'assistant_error', data: { code, retryable: false } });
     }
+    // A body the JSON parser refuses is a refusal of the stream too.
+    const garbled = await fetch(`${t.baseUrl}/api/v1/messages/send`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-anon-id': anon }, body: '{"content": ' });
+    expect(garbled.status).toBe(400);
+    expect(garbled.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    expect((await readSse(garbled).all())[0]).toMatchObject({ event: 'assistant_error', data: { code: 'VALIDATION_ERROR' } });
     // A chat that exists but belongs to someone else looks exactly like an unknown one.
     const other = await readSse(await postSse(t.baseUrl, '/api/v1/messages/send', { content: 'mine' }, { 'x-anon-id': ANON() })).all();
     const foreign = await postSse(t.baseUrl, '/api/v1/messages/send', { content: 'x', chat_id: other[0].data.chat_id }, { 'x-anon-id': anon });

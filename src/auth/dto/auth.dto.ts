@@ -1,7 +1,7 @@
 import { Transform } from 'class-transformer';
+import { trim } from '../../common/transforms.js';
 import { IsEmail, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
 
-const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
 
 export class RegisterDto {
   @Transform(trim) @IsEmail({}, { message: 'email must be an email address' }) @MaxLength(320)

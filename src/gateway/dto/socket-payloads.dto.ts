@@ -1,12 +1,10 @@
 import { Transform } from 'class-transformer';
 import { IsInt, IsOptional, IsString, IsUUID, Max, MaxLength, Min, MinLength } from 'class-validator';
 
-const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
-// Ids name rooms ("chat:<id>") and are compared as strings: one spelling, the database's.
-const lower = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.toLowerCase() : value);
+import { lower, MAX_PAGE, trim } from '../../common/transforms.js';
 
 export class ListChatsDto {
-  @IsOptional() @IsInt() @Min(0)
+  @IsOptional() @IsInt() @Min(0) @Max(MAX_PAGE)
   page: number = 0;
 
   @IsOptional() @IsInt() @Min(1) @Max(100)
@@ -17,7 +15,7 @@ export class ListMessagesDto {
   @Transform(lower) @IsUUID('all', { message: 'chat_id must be a UUID' })
   chat_id: string;
 
-  @IsOptional() @IsInt() @Min(0)
+  @IsOptional() @IsInt() @Min(0) @Max(MAX_PAGE)
   page: number = 0;
 
   @IsOptional() @IsInt() @Min(1) @Max(100)
@@ -41,5 +39,3 @@ export class MessageIdDto {
   @Transform(lower) @IsUUID('all', { message: 'message_id must be a UUID' })
   message_id: string;
 }
-
-export class EmptyDto {}

@@ -11,6 +11,9 @@ export interface GenerationLog {
   follow(messageId: string, afterSeq: number, handlers: FollowHandlers): Promise<() => void>;
   // Whether anything is known about this generation (false when it expired or never ran here).
   has(messageId: string): Promise<boolean>;
+  // Ends followers and forgets the log (a generation whose process died): the stored message is
+  // then the only account of it.
+  discard(messageId: string): Promise<void>;
 }
 
 export interface FollowHandlers {
@@ -33,8 +36,6 @@ export function parseEventId(value: string | undefined): { messageId: string; se
 
 interface Entry {
   events: GenerationEvent[];
-  // seq of events[0]; older events were trimmed.
-  firstSeq: number;
   closed: boolean;
   followers: Set<FollowHandlers>;
   expiry?: NodeJS.Timeout;
@@ -54,10 +55,7 @@ export class MemoryGenerationLog implements GenerationLog {
     const entry = this.entry(messageId);
     if (entry.closed) return;
     entry.events.push(event);
-    if (entry.events.length > this.maxEvents) {
-      entry.events.shift();
-      entry.firstSeq++;
-    }
+    if (entry.events.length > this.maxEvents) entry.events.shift();
     for (const follower of entry.followers) follower.onEvent(event);
   }
 
@@ -87,10 +85,17 @@ export class MemoryGenerationLog implements GenerationLog {
     return this.entries.has(messageId);
   }
 
+  async discard(messageId: string): Promise<void> {
+    if (!this.entries.has(messageId)) return;
+    await this.close(messageId);
+    clearTimeout(this.entries.get(messageId)?.expiry);
+    this.entries.delete(messageId);
+  }
+
   private entry(messageId: string): Entry {
     let entry = this.entries.get(messageId);
     if (!entry) {
-      entry = { events: [], firstSeq: 1, closed: false, followers: new Set() };
+      entry = { events: [], closed: false, followers: new Set() };
       this.entries.set(messageId, entry);
     }
     return entry;

@@ -359,8 +359,9 @@ export class GenerationService implements OnModuleInit, BeforeApplicationShutdow
     const status = failure ? (stopped ? 'stopped' : 'error') : 'complete';
     const estimated = !usage;
     const finalUsage = usage ?? { inputTokens: Math.ceil(ctx.inputEstimate), outputTokens: this.llm.estimateTokens(content) };
+    let stored = false;
     try {
-      await this.messages.finish(ctx.assistantId, {
+      stored = await this.messages.finish(ctx.assistantId, {
         status,
         content,
         inputTokens: finalUsage.inputTokens,
@@ -371,6 +372,9 @@ export class GenerationService implements OnModuleInit, BeforeApplicationShutdow
     } catch (error) {
       this.logger.error({ err: error, message_id: ctx.assistantId }, 'could not store the finished message');
     }
+    // Never announce an answer that is not what the database holds (the store failed, or the
+    // abandoned-generation sweeper closed the message first).
+    if (!stored && !failure) failure = new AppException(ErrorCode.INTERNAL_ERROR, 'The answer could not be stored', { retryable: true });
     try {
       // Nothing produced and nothing billed upstream: the attempt does not count.
       const refund = Boolean(failure) && !stopped && content === '';
@@ -532,6 +536,8 @@ export class GenerationService implements OnModuleInit, BeforeApplicationShutdow
         const reservation: Reservation = { messageKey: message.id, identity: message.owner, model, amount: 0, clientAddress: null, state: 'held', existing: true };
         const outputTokens = this.llm.estimateTokens(message.content);
         await this.usage.settle(reservation, { usage: { inputTokens: 0, outputTokens }, estimated: true, refund: message.content === '' });
+        // Resumers end now and later ones replay the stored message, with its error.
+        await this.log.discard(message.id);
       }
     } catch (error) {
       this.logger.warn({ err: error }, 'closing abandoned generations failed');

@@ -55,7 +55,13 @@ export class RedisGenerationLog implements GenerationLog {
     // Subscribe first, then read the stored events: whatever is published meanwhile is buffered
     // and de-duplicated by seq.
     await subscriber.subscribe(this.key(messageId), listener);
-    const stored = await command.xRange(this.key(messageId), `0-${afterSeq + 1}`, '+');
+    let stored;
+    try {
+      stored = await command.xRange(this.key(messageId), `0-${afterSeq + 1}`, '+');
+    } catch (error) {
+      await subscriber.unsubscribe(this.key(messageId), listener).catch(() => undefined);
+      throw error;
+    }
     for (const entry of stored ?? []) deliver(JSON.parse(entry.message.wire) as Wire);
     replaying = false;
     for (const wire of buffered) deliver(wire);
@@ -64,6 +70,11 @@ export class RedisGenerationLog implements GenerationLog {
       ended = true;
       void subscriber.unsubscribe(this.key(messageId), listener).catch(() => undefined);
     };
+  }
+
+  async discard(messageId: string): Promise<void> {
+    await this.close(messageId);
+    await (await this.redis.command()).del(this.key(messageId));
   }
 
   async has(messageId: string): Promise<boolean> {
