@@ -100,6 +100,9 @@ class EnvironmentVariables {
   @IsOptional() @Transform(toInt) @IsInt() @Min(50) @Max(600_000)
   SSE_PING_INTERVAL_MS = 15_000;
 
+  @IsOptional() @Transform(toInt) @IsInt() @Min(0) @Max(120_000)
+  SOCKET_GENERATION_GRACE_MS = 15_000;
+
   @IsOptional() @Transform(toInt) @IsInt() @Min(1)
   SOCKET_EVENTS_PER_MINUTE = 300;
 }
@@ -142,6 +145,7 @@ export interface AppConfig {
   rateLimitPerMinute: number;
   socketEventsPerMinute: number;
   ssePingIntervalMs: number;
+  socketGenerationGraceMs: number;
 }
 
 export class ConfigError extends Error {
@@ -202,6 +206,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     rateLimitPerMinute: vars.RATE_LIMIT_PER_MINUTE,
     socketEventsPerMinute: vars.SOCKET_EVENTS_PER_MINUTE,
     ssePingIntervalMs: vars.SSE_PING_INTERVAL_MS,
+    socketGenerationGraceMs: vars.SOCKET_GENERATION_GRACE_MS,
   };
 }
 

@@ -14,7 +14,7 @@ import { validateDto } from '../common/validation.js';
 import type { AppConfig } from '../config/app-config.js';
 import { HealthCounters } from '../health/health-counters.js';
 import { SendMessageDto, sendCommandFrom } from '../messages/dto/send-message.dto.js';
-import { GenerationService } from '../messages/generation/generation.service.js';
+import { GenerationService, type GenerationHandle } from '../messages/generation/generation.service.js';
 import type { GenerationEvent } from '../messages/stream-events.js';
 import { ClientAddress } from '../usage/client-address.js';
 import { RateLimiter } from '../usage/rate-limiter.js';
@@ -33,6 +33,9 @@ export class ChatsGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
   @WebSocketServer()
   private readonly nsp: ChatsNamespace;
 
+  // Per socket id, the generations it started over send_message: message id → detach.
+  private readonly socketGenerations = new Map<string, Map<string, () => void>>();
+  private readonly graceTimers = new Map<string, NodeJS.Timeout>();
   // Sockets that follow a generation they started themselves: room mirroring skips them.
   private readonly followers = new Map<string, Set<string>>();
   private readonly unsubscribe: (() => void)[] = [];
@@ -91,6 +94,7 @@ export class ChatsGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
 
   onModuleDestroy(): void {
     for (const off of this.unsubscribe) off();
+    for (const timer of this.graceTimers.values()) clearTimeout(timer);
   }
 
   // Nest does not await this: it must not throw.
@@ -103,6 +107,8 @@ export class ChatsGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
     // Before anything else, in the same tick as the connection: events the client sends right
     // after `connect` find their handlers, and no live event overtakes a missed one.
     this.register(socket);
+    clearTimeout(this.graceTimers.get(socket.id));
+    this.graceTimers.delete(socket.id);
     if (socket.recovered) {
       for (const packet of takeMissedPackets(this.nsp, socket.id)) (socket.emit as (...args: unknown[]) => void)(...packet);
     }
@@ -110,9 +116,31 @@ export class ChatsGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
     await this.pushUsage(identity, socket);
   }
 
+  // The generations this socket started keep running for a grace period: a connection that is
+  // recovered (same socket id, on any instance) finds them still streaming. After it, they are
+  // released, which stops them unless keep_generating was asked for.
   handleDisconnect(socket: ChatsSocket): void {
-    // Followed generations keep their follower: a recovered socket has the same id.
     if (socket.data.identity) this.health.socketDisconnected(socket.data.ownerRoom);
+    if (!this.socketGenerations.get(socket.id)?.size) return;
+    const timer = setTimeout(() => void this.releaseIfGone(socket.id), this.config.socketGenerationGraceMs);
+    timer.unref();
+    this.graceTimers.set(socket.id, timer);
+  }
+
+  private async releaseIfGone(socketId: string): Promise<void> {
+    this.graceTimers.delete(socketId);
+    try {
+      // fetchSockets asks every instance: the session may have been recovered elsewhere.
+      if ((await this.nsp.in(socketId).fetchSockets()).length > 0) return;
+    } catch (error) {
+      this.logger.warn({ err: error, socket: socketId }, 'could not ask whether a socket came back; releasing its generations');
+    }
+    this.releaseGenerations(socketId);
+  }
+
+  private releaseGenerations(socketId: string): void {
+    for (const detach of [...(this.socketGenerations.get(socketId)?.values() ?? [])]) detach();
+    this.socketGenerations.delete(socketId);
   }
 
   // Pushes an event from another backend (POST /internal/emit) to sockets on any instance.
@@ -153,28 +181,47 @@ export class ChatsGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
       const { payload, ack } = splitArgs(args);
       void this.guarded(socket, 'send_message', ack, async () => {
         const dto = validateDto(SendMessageDto, payload);
-        const handle = await this.engine.send({
-          ...sendCommandFrom(dto, identity, this.addressOf(socket)),
-          // A socket generation is not tied to this connection: it survives a short drop.
-          keepGenerating: true,
-          // Registered before the first frame, so the room mirror never doubles this socket's frames.
-          onCreated: ({ messageId }) => this.addFollower(messageId, socket.id),
-        });
+        let created: string | undefined;
+        let handle: GenerationHandle;
+        try {
+          handle = await this.engine.send({
+            ...sendCommandFrom(dto, identity, this.addressOf(socket)),
+            // Registered before the first frame, so the room mirror never doubles this socket's frames.
+            onCreated: ({ messageId }) => {
+              created = messageId;
+              this.addFollower(messageId, socket.id);
+            },
+          });
+        } catch (error) {
+          if (created) this.removeFollower(created, socket.id);
+          throw error;
+        }
+        const messageId = handle.messageId;
         // A retry of an earlier client_message_id attaches without onCreated.
-        this.addFollower(handle.messageId, socket.id);
+        this.addFollower(messageId, socket.id);
+        const following: { unfollow?: () => void } = {};
+        const done = () => {
+          this.removeFollower(messageId, socket.id);
+          this.socketGenerations.get(socket.id)?.delete(messageId);
+        };
+        // Leaving for good (see handleDisconnect) releases the generation, which stops it
+        // unless keep_generating was asked for.
+        const detach = () => {
+          following.unfollow?.();
+          done();
+          handle.release();
+        };
+        this.socketGenerations.set(socket.id, (this.socketGenerations.get(socket.id) ?? new Map()).set(messageId, detach));
         // Through the socket's own room rather than socket.emit: room emits are kept for
         // connection state recovery, and a recovered socket keeps its id.
         const self = this.nsp.to(socket.id);
         try {
-          await handle.follow(0, {
-            onEvent: (frame) => self.emit(frame.event, frame.data as never),
-            onEnd: () => this.removeFollower(handle.messageId, socket.id),
-          });
+          following.unfollow = await handle.follow(0, { onEvent: (frame) => self.emit(frame.event, frame.data as never), onEnd: done });
         } catch (error) {
-          this.removeFollower(handle.messageId, socket.id);
+          detach();
           throw error;
         }
-        ack?.({ chat_id: handle.chatId, message_id: handle.messageId });
+        ack?.({ chat_id: handle.chatId, message_id: messageId });
       });
     });
   }
@@ -194,6 +241,7 @@ export class ChatsGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
   // The restored rooms and held packets of a recovered session that must not be restored.
   private forgetSession(socket: ChatsSocket): void {
     takeMissedPackets(this.nsp, socket.id);
+    this.releaseGenerations(socket.id);
     for (const room of socket.rooms) if (room !== socket.id) void socket.leave(room);
   }
 

@@ -1,0 +1,46 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestApp, type TestApp } from '../support/app.js';
+import { closeAllSockets, connectChats } from '../support/socket.js';
+
+// A socket that started a generation and goes away for good stops it, as an SSE client does,
+// unless it asked to keep generating.
+describe('send_message when the socket goes away', () => {
+  let t: TestApp;
+  const words = Array.from({ length: 80 }, (_, i) => `w${i}`).join(' ');
+
+  beforeAll(async () => {
+    t = await startTestApp({ env: { ECHO_DELAY_MS: '40', SOCKET_GENERATION_GRACE_MS: '200' } });
+  });
+  afterAll(async () => {
+    closeAllSockets();
+    await t.close();
+  });
+
+  async function sendThenLeave(body: Record<string, unknown>) {
+    const anon = crypto.randomUUID();
+    const sender = await connectChats(t.baseUrl, { auth: { anon_id: anon } });
+    const watcher = await connectChats(t.baseUrl, { auth: { anon_id: anon } });
+    const from = sender.mark();
+    sender.socket.emit('send_message', { content: words, ...body });
+    const typing = await sender.waitFor('assistant_typing', { from });
+    await sender.waitFor('assistant_delta', { from });
+    sender.close();
+    const statusOf = async () => {
+      const list = await watcher.ask('list_messages', { chat_id: typing.chat_id });
+      return list.messages.find((m: { id: string }) => m.id === typing.message_id) as { status: string; content: string };
+    };
+    return { statusOf };
+  }
+
+  it('stops the generation once the grace period has passed without the socket coming back', async () => {
+    const { statusOf } = await sendThenLeave({});
+    await expect.poll(async () => (await statusOf()).status, { timeout: 3000, interval: 100 }).toBe('stopped');
+    expect((await statusOf()).content.length).toBeLessThan(words.length);
+  });
+
+  it('keeps generating when keep_generating was asked for', async () => {
+    const { statusOf } = await sendThenLeave({ keep_generating: true });
+    await expect.poll(async () => (await statusOf()).status, { timeout: 8000, interval: 200 }).toBe('complete');
+    expect((await statusOf()).content).toBe(words);
+  });
+});
