@@ -6,6 +6,11 @@ export function ownerKey(identity: Identity): string {
   return identity.kind === 'user' ? `u:${identity.userId}` : `a:${identity.anonId}`;
 }
 
+// The owner of a chat, from its columns (exactly one is set).
+export function identityOfOwner(userId: string | null, anonId: string | null): Identity {
+  return userId ? { kind: 'user', userId } : { kind: 'anonymous', anonId: anonId! };
+}
+
 // The columns that own a chat.
 export function ownerColumns(identity: Identity): { userId: string | null; anonId: string | null } {
   return identity.kind === 'user' ? { userId: identity.userId, anonId: null } : { userId: null, anonId: identity.anonId };

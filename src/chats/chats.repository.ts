@@ -11,10 +11,6 @@ export class ChatsRepository {
     @InjectDataSource() private readonly dataSource: DataSource,
   ) {}
 
-  create(owner: Identity, title: string): Promise<ChatEntity> {
-    return this.chats.save(this.chats.create({ ...ownerColumns(owner), title, lastMessageAt: null }));
-  }
-
   findById(id: string): Promise<ChatEntity | null> {
     return this.chats.findOneBy({ id });
   }
@@ -48,10 +44,6 @@ export class ChatsRepository {
     const { userId, anonId } = ownerColumns(owner);
     const result = await this.chats.delete(userId ? { id, userId } : { id, anonId: anonId! });
     return (result.affected ?? 0) > 0;
-  }
-
-  async markMessageAt(id: string, at: Date): Promise<void> {
-    await this.chats.update({ id }, { lastMessageAt: at, updatedAt: at });
   }
 
   // Sign-up or login with an anonymous id: that visitor's chats and idempotency keys move to the

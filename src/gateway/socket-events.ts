@@ -4,13 +4,6 @@ import type { UsageInfo } from '../usage/usage-info.js';
 import type { Identity } from '../auth/identity.js';
 
 // The /chats namespace's events, declared once. Every emit goes through these types.
-export interface SocketError {
-  code: string;
-  message: string;
-}
-
-export type Ack<T> = (answer: T | { error: SocketError }) => void;
-
 export interface ChatsList {
   chats: ChatView[];
   page: number;

@@ -10,9 +10,6 @@ export function abortError(signal: AbortSignal): Error {
   return error;
 }
 
-export function isAbortError(error: unknown): boolean {
-  return error instanceof Error && error.name === 'AbortError';
-}
 
 // Resolves after `ms`, or rejects with abortError(signal) as soon as the signal fires.
 // 0 ms yields to the event loop once (setImmediate), without a timer's 1 ms floor.

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { type DataSource, type EntityManager, type Repository } from 'typeorm';
-import { ownerColumns, type Identity } from '../auth/identity.js';
+import { identityOfOwner, ownerColumns, type Identity } from '../auth/identity.js';
 import { ChatEntity } from '../chats/chat.entity.js';
 import { AppException } from '../common/errors/app.exception.js';
 import { ErrorCode } from '../common/errors/error-code.js';
@@ -112,7 +112,7 @@ export class MessagesRepository {
       id: r.id,
       content: r.content,
       model: r.model,
-      owner: r.user_id ? { kind: 'user', userId: r.user_id } : { kind: 'anonymous', anonId: r.anon_id! },
+      owner: identityOfOwner(r.user_id, r.anon_id),
     }));
   }
 

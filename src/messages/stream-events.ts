@@ -61,5 +61,3 @@ export type GenerationEvent = {
   [K in GenerationEventName]: { id: string; event: K; data: GenerationEventMap[K] };
 }[GenerationEventName];
 
-// Events after which a generation has ended (usage_info still follows).
-export const TERMINAL_EVENTS: ReadonlySet<GenerationEventName> = new Set(['assistant_complete', 'assistant_regenerated', 'assistant_error']);

@@ -22,9 +22,6 @@ export const ClientAddress = {
   },
 };
 
-export const clientAddressFromRequest = ClientAddress.fromRequest;
-export const clientAddressFromHandshake = ClientAddress.fromHandshake;
-
 function firstForwardedHop(header: string | string[] | undefined): string | undefined {
   const value = Array.isArray(header) ? header[0] : header;
   if (!value) return undefined;

@@ -1,6 +1,6 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { createHash, randomUUID } from 'node:crypto';
-import { ownerKey, type Identity } from '../../auth/identity.js';
+import { identityOfOwner, ownerKey, type Identity } from '../../auth/identity.js';
 import { toChatView } from '../../chats/chat-view.js';
 import { ChatsRepository } from '../../chats/chats.repository.js';
 import { APP_CONFIG, APP_LOGGER } from '../../common/core.module.js';
@@ -510,7 +510,7 @@ export class GenerationService implements OnModuleInit, BeforeApplicationShutdow
   private async ownerOf(message: MessageEntity): Promise<Identity | undefined> {
     const chat = await this.chats.findById(message.chatId);
     if (!chat) return undefined;
-    return chat.userId ? { kind: 'user', userId: chat.userId } : { kind: 'anonymous', anonId: chat.anonId! };
+    return identityOfOwner(chat.userId, chat.anonId);
   }
 
   private abortLocal(messageId: string, cause: NonNullable<Running['stopCause']>): void {
