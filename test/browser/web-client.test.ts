@@ -2,7 +2,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { launchBrowser, recordTexts, screenshot, watchPageErrors } from '../support/browser.js';
-import { chunkText, FAKE_ANTHROPIC_REPLY, fakeMarker, startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
+import { chunkText, FAKE_ANTHROPIC_REPLY, fakeMarker, startFakeAnthropic, type FakeAnthropic, fakeAnthropicEnv } from '../support/fake-anthropic.js';
 
 // The built-in page in headless Chromium, against the real app and the fake Anthropic upstream.
 describe('the web client', () => {
@@ -17,10 +17,7 @@ describe('the web client', () => {
     fake = await startFakeAnthropic();
     t = await startTestApp({
       env: {
-        ANTHROPIC_API_KEY: 'test-key',
-        ANTHROPIC_BASE_URL: fake.url,
-        MODELS: 'anthropic=claude-sonnet-5',
-        DEFAULT_MODEL: 'claude-sonnet-5',
+        ...fakeAnthropicEnv(fake),
       },
     });
   });

@@ -2,7 +2,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
 import { launchBrowser, screenshot, watchPageErrors } from '../support/browser.js';
-import { startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
+import { startFakeAnthropic, type FakeAnthropic, fakeAnthropicEnv } from '../support/fake-anthropic.js';
 import { uniqueEmail } from '../support/http.js';
 
 // The anonymous quota in the page: the invitation to sign up, and the history kept by signing up.
@@ -18,10 +18,7 @@ describe('the web client at the anonymous limit', () => {
     fake = await startFakeAnthropic();
     t = await startTestApp({
       env: {
-        ANTHROPIC_API_KEY: 'test-key',
-        ANTHROPIC_BASE_URL: fake.url,
-        MODELS: 'anthropic=claude-sonnet-5',
-        DEFAULT_MODEL: 'claude-sonnet-5',
+        ...fakeAnthropicEnv(fake),
         ANON_MESSAGE_LIMIT: '2',
       },
     });

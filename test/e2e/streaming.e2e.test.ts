@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
-import { FAKE_ANTHROPIC_REPLY, fakeMarker, startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
+import { FAKE_ANTHROPIC_REPLY, fakeMarker, startFakeAnthropic, type FakeAnthropic, fakeAnthropicEnv } from '../support/fake-anthropic.js';
 import { request } from '../support/http.js';
 import { postSse, readSse, type SseFrame } from '../support/sse.js';
 
@@ -24,10 +24,7 @@ describe('the send stream over SSE', () => {
     fake = await startFakeAnthropic();
     t = await startTestApp({
       env: {
-        ANTHROPIC_API_KEY: 'test-key',
-        ANTHROPIC_BASE_URL: fake.url,
-        MODELS: 'anthropic=claude-sonnet-5',
-        DEFAULT_MODEL: 'claude-sonnet-5',
+        ...fakeAnthropicEnv(fake),
         ANON_MESSAGE_LIMIT: '1000',
         ANON_IP_MESSAGE_LIMIT: '1000',
         SSE_PING_INTERVAL_MS: '300',

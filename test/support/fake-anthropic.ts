@@ -62,6 +62,11 @@ export type FakeMarker = keyof typeof FAKE_MARKERS;
 
 export const fakeMarker = (name: FakeMarker) => `[[fake:${name}]]`;
 
+// The app's environment for serving claude-sonnet-5 (the default model) from this fake.
+export function fakeAnthropicEnv(fake: { url: string }): Record<string, string> {
+  return { ANTHROPIC_API_KEY: 'test-key', ANTHROPIC_BASE_URL: fake.url, MODELS: 'anthropic=claude-sonnet-5', DEFAULT_MODEL: 'claude-sonnet-5' };
+}
+
 const HTTP_ERROR_TYPES: Record<number, [string, string]> = {
   400: ['invalid_request_error', 'Invalid request'],
   401: ['authentication_error', 'invalid x-api-key'],
