@@ -172,21 +172,8 @@ export class GenerationService implements OnModuleInit, BeforeApplicationShutdow
     cmd.onCreated?.({ messageId: assistantId, chatId: turn.chat.id });
 
     return this.start(
-      {
-        identity: cmd.identity,
-        ip: cmd.ip,
-        chatId: turn.chat.id,
-        userMessage: turn.user!,
-        assistantId,
-        model,
-        maxTokens,
-        temperature: cmd.temperature,
-        reservation,
-        inputEstimate,
-        terminal: 'assistant_complete',
-        running: this.register(assistantId, cmd.identity, cmd.keepGenerating),
-        seq: 0,
-      },
+      cmd,
+      { chatId: turn.chat.id, userMessage: turn.user!, assistantId, model, maxTokens, reservation, inputEstimate, terminal: 'assistant_complete' },
       null,
     );
   }
@@ -218,21 +205,8 @@ export class GenerationService implements OnModuleInit, BeforeApplicationShutdow
       throw error;
     }
     return this.start(
-      {
-        identity: cmd.identity,
-        ip: cmd.ip,
-        chatId: chat.id,
-        userMessage,
-        assistantId,
-        model,
-        maxTokens,
-        temperature: cmd.temperature,
-        reservation,
-        inputEstimate,
-        terminal: 'assistant_regenerated',
-        running: this.register(assistantId, cmd.identity, cmd.keepGenerating),
-        seq: 0,
-      },
+      cmd,
+      { chatId: chat.id, userMessage, assistantId, model, maxTokens, reservation, inputEstimate, terminal: 'assistant_regenerated' },
       replaces,
     );
   }
@@ -295,7 +269,19 @@ export class GenerationService implements OnModuleInit, BeforeApplicationShutdow
 
   // Writes the opening frames before handing out the handle, so every follower sees them, then
   // runs the model in the background.
-  private async start(ctx: RunContext, replaces: string | null): Promise<GenerationHandle> {
+  private async start(
+    cmd: Pick<SendCommand, 'identity' | 'ip' | 'temperature' | 'keepGenerating'>,
+    opening: Omit<RunContext, 'identity' | 'ip' | 'temperature' | 'running' | 'seq'>,
+    replaces: string | null,
+  ): Promise<GenerationHandle> {
+    const ctx: RunContext = {
+      ...opening,
+      identity: cmd.identity,
+      ip: cmd.ip,
+      temperature: cmd.temperature,
+      running: this.register(opening.assistantId, cmd.identity, cmd.keepGenerating),
+      seq: 0,
+    };
     try {
       if (ctx.terminal === 'assistant_regenerated') {
         await this.emit(ctx, 'assistant_regenerating', { chat_id: ctx.chatId, message_id: ctx.assistantId, replaces });
