@@ -4,7 +4,7 @@ import { createLogger } from '../../src/common/logging/logger.js';
 import { AnthropicProvider } from '../../src/llm/anthropic.provider.js';
 import { ProviderFailure, type GenerateRequest, type LlmEvent } from '../../src/llm/llm.types.js';
 import { FAKE_ANTHROPIC_REPLY, FAKE_MARKERS, fakeMarker, startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
-import { collect, llmRequest, textOf } from '../support/llm.js';
+import { abortAfterDeltas, collect, llmRequest, textOf } from '../support/llm.js';
 
 const logger = createLogger('silent');
 
@@ -130,20 +130,7 @@ describe(AnthropicProvider.name, () => {
 
   it('on abort after the third delta, throws an AbortError and closes the upstream connection at once', async () => {
     fake.enqueue(FAKE_MARKERS.long);
-    const controller = new AbortController();
-    let abortedAt = 0;
-    let seen = 0;
-    let caught: unknown;
-    try {
-      for await (const event of sut.stream(request({ signal: controller.signal }))) {
-        if (event.type === 'delta' && ++seen === 3) {
-          abortedAt = Date.now();
-          controller.abort();
-        }
-      }
-    } catch (error) {
-      caught = error;
-    }
+    const { caught, seen, abortedAt } = await abortAfterDeltas((signal) => sut.stream(request({ signal })), 3);
 
     expect(caught).not.toBeInstanceOf(ProviderFailure);
     expect((caught as Error).name).toBe('AbortError');

@@ -4,7 +4,7 @@ import { createLogger } from '../../src/common/logging/logger.js';
 import { ProviderFailure, type GenerateRequest } from '../../src/llm/llm.types.js';
 import { OpenAiProvider } from '../../src/llm/openai.provider.js';
 import { FAKE_OPENAI_MARKERS, FAKE_OPENAI_REPLY, startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
-import { collect, llmRequest, textOf } from '../support/llm.js';
+import { abortAfterDeltas, collect, llmRequest, textOf } from '../support/llm.js';
 
 const logger = createLogger('silent');
 
@@ -85,23 +85,11 @@ describe(OpenAiProvider.name, () => {
 
   it('on abort after the third delta, throws an AbortError and closes the upstream connection at once', async () => {
     fake.enqueue(FAKE_OPENAI_MARKERS.long);
-    const controller = new AbortController();
-    let abortedAt = 0;
-    let seen = 0;
-    let caught: unknown;
-    try {
-      for await (const event of sut.stream(request({ signal: controller.signal }))) {
-        if (event.type === 'delta' && ++seen === 3) {
-          abortedAt = Date.now();
-          controller.abort();
-        }
-      }
-    } catch (error) {
-      caught = error;
-    }
+    const { caught, seen, abortedAt } = await abortAfterDeltas((signal) => sut.stream(request({ signal })), 3);
 
     expect(caught).not.toBeInstanceOf(ProviderFailure);
     expect((caught as Error).name).toBe('AbortError');
+    expect(seen).toBe(3);
     const upstream = await fake.waitForClose(0, 1_000);
     expect(upstream.closedByClient).toBe(true);
     expect(upstream.closedAt! - abortedAt).toBeLessThanOrEqual(200);

@@ -8,7 +8,7 @@ import { LlmService } from '../../src/llm/llm.service.js';
 import { ProviderFailure, type GenerateRequest } from '../../src/llm/llm.types.js';
 import { FAKE_ANTHROPIC_REPLY, FAKE_MARKERS, fakeMarker, startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
 import { FAKE_OPENAI_REPLY, startFakeOpenAi, type FakeOpenAi } from '../support/fake-openai.js';
-import { collect, llmRequest, textOf } from '../support/llm.js';
+import { abortAfterDeltas, collect, llmRequest, textOf } from '../support/llm.js';
 
 const API_KEY = 'sk-ant-test-secret-key-0123456789';
 
@@ -148,20 +148,10 @@ describe(LlmService.name, () => {
   });
 
   it('on abort mid-stream, closes the upstream connection', async () => {
-    const controller = new AbortController();
-    let abortedAt = 0;
-    let seen = 0;
-    let caught: unknown;
-    try {
-      for await (const event of sut.stream(request({ signal: controller.signal, messages: [{ role: 'user', content: fakeMarker('long') }] }))) {
-        if (event.type === 'delta' && ++seen === 3) {
-          abortedAt = Date.now();
-          controller.abort();
-        }
-      }
-    } catch (error) {
-      caught = error;
-    }
+    const { caught, abortedAt } = await abortAfterDeltas(
+      (signal) => sut.stream(request({ signal, messages: [{ role: 'user', content: fakeMarker('long') }] })),
+      3,
+    );
 
     expect((caught as Error).name).toBe('AbortError');
     const upstream = await anthropic.waitForClose(0, 1_000);
