@@ -3,6 +3,8 @@ import { JwtModule } from '@nestjs/jwt';
 import { ChatsModule } from '../chats/chats.module.js';
 import { APP_CONFIG } from '../common/core.module.js';
 import type { AppConfig } from '../config/app-config.js';
+import { DocumentsModule } from '../documents/documents.module.js';
+import { ProjectsModule } from '../projects/projects.module.js';
 import { UsageModule } from '../usage/usage.module.js';
 import { UsersModule } from '../users/users.module.js';
 import { AuthController } from './auth.controller.js';
@@ -18,6 +20,8 @@ import { TokenService } from './token.service.js';
   imports: [
     UsersModule,
     ChatsModule,
+    ProjectsModule,
+    DocumentsModule,
     UsageModule,
     JwtModule.registerAsync({
       inject: [APP_CONFIG],

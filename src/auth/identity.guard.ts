@@ -3,7 +3,7 @@ import { Reflector } from '@nestjs/core';
 import type { Request, Response } from 'express';
 import { AppException } from '../common/errors/app.exception.js';
 import { ErrorCode } from '../common/errors/error-code.js';
-import type { Identity } from './identity.js';
+import type { Identity } from '../common/identity.js';
 import { IdentityService } from './identity.service.js';
 
 declare module 'express-serve-static-core' {

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AppException } from '../common/errors/app.exception.js';
 import { ErrorCode } from '../common/errors/error-code.js';
-import { isUuid, type Identity } from './identity.js';
+import { isUuid, type Identity } from '../common/identity.js';
 import { TokenService } from './token.service.js';
 
 export interface IdentityInput {
@@ -15,6 +15,8 @@ export interface ResolvedIdentity {
   identity: Identity;
   // True when the server made up a new anonymous id, which the client must be told.
   minted: boolean;
+  // When the token stops being valid (ms since the epoch), for a signed-in user.
+  expiresAt?: number;
 }
 
 // The one place that turns credentials into an identity, for HTTP and for socket handshakes.
@@ -24,7 +26,8 @@ export class IdentityService {
 
   resolve(input: IdentityInput, { mint }: { mint: boolean }): ResolvedIdentity {
     if (input.token !== undefined) {
-      return { identity: { kind: 'user', userId: this.tokens.verify(input.token) }, minted: false };
+      const { userId, expiresAt } = this.tokens.claims(input.token);
+      return { identity: { kind: 'user', userId }, minted: false, expiresAt };
     }
     if (input.anonId !== undefined) {
       if (!isUuid(input.anonId)) throw new AppException(ErrorCode.INVALID_ANON_ID, 'x-anon-id must be a UUID');

@@ -4,7 +4,7 @@ import { APP_CONFIG } from '../common/core.module.js';
 import { AppException } from '../common/errors/app.exception.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import type { AppConfig } from '../config/app-config.js';
-import { isUuid } from './identity.js';
+import { isUuid } from '../common/identity.js';
 
 // Only HS256 is accepted: `alg: none` and algorithm-confusion tokens are refused by the verifier.
 export const JWT_ALGORITHM = 'HS256';
@@ -21,11 +21,14 @@ export class TokenService {
     return { access_token: token, token_type: 'Bearer', expires_in: this.config.jwtExpiresInSeconds };
   }
 
-  // The user id of a valid token; UNAUTHORIZED for anything else.
-  verify(token: string): string {
+  // The user id of a valid token, and when it stops being valid (ms since the epoch: a
+  // long-lived socket is let go then); UNAUTHORIZED for anything else.
+  claims(token: string): { userId: string; expiresAt?: number } {
     try {
-      const payload = this.jwt.verify<{ sub?: unknown }>(token, { algorithms: [JWT_ALGORITHM] });
-      if (typeof payload.sub === 'string' && isUuid(payload.sub)) return payload.sub;
+      const payload = this.jwt.verify<{ sub?: unknown; exp?: unknown }>(token, { algorithms: [JWT_ALGORITHM] });
+      if (typeof payload.sub === 'string' && isUuid(payload.sub)) {
+        return { userId: payload.sub, expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : undefined };
+      }
     } catch {
       // expired, malformed, wrong signature or algorithm: all the same answer
     }

@@ -1,29 +1,42 @@
-import type { ChatView } from '../common/events/domain-events.js';
-import type { MessageEntity } from '../messages/message.entity.js';
+import type { MessageSource, UsagePayload } from '../messages/stream-events.js';
+import type { MessageEntity, MessageRole, MessageStatus } from './message.entity.js';
 import type { ChatEntity } from './chat.entity.js';
 
-export type { ChatView };
-
-export interface MessageView {
+// How chats and messages look on the wire (socket answers and pushes). Classes, so that the
+// AsyncAPI description is generated from them.
+export class ChatView {
   id: string;
-  role: string;
+  title: string;
+  created_at: string;
+  updated_at: string;
+  last_message_at: string | null;
+  // The project whose documents its answers search, when it has one.
+  project_id?: string | null;
+}
+
+export class MessageView {
+  id: string;
+  role: MessageRole;
   content: string;
-  status: string;
+  status: MessageStatus;
   model: string | null;
-  usage: { input_tokens: number; output_tokens: number } | null;
+  usage: UsagePayload | null;
   created_at: string;
   reply_to_id: string | null;
   replaces_id: string | null;
   error_code: string | null;
+  // The passages an answer was given, in citation order ([1] first); [] for none.
+  sources: MessageSource[];
 }
 
-export function toChatView(chat: ChatEntity): ChatView {
+export function toChatView(chat: Pick<ChatEntity, 'id' | 'title' | 'createdAt' | 'updatedAt' | 'lastMessageAt'> & { projectId?: string | null }): ChatView {
   return {
     id: chat.id,
     title: chat.title,
     created_at: chat.createdAt.toISOString(),
     updated_at: chat.updatedAt.toISOString(),
     last_message_at: chat.lastMessageAt?.toISOString() ?? null,
+    ...(chat.projectId !== undefined ? { project_id: chat.projectId } : {}),
   };
 }
 
@@ -39,5 +52,6 @@ export function toMessageView(message: MessageEntity): MessageView {
     reply_to_id: message.replyToId,
     replaces_id: message.replacesId,
     error_code: message.errorCode,
+    sources: message.sources ?? [],
   };
 }

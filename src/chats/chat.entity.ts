@@ -1,11 +1,13 @@
 import { Check, Column, CreateDateColumn, Entity, Index, JoinColumn, ManyToOne, PrimaryGeneratedColumn, UpdateDateColumn } from 'typeorm';
+import { ProjectEntity } from '../projects/project.entity.js';
 import { UserEntity } from '../users/user.entity.js';
 
 // A chat belongs to exactly one owner: a user or an anonymous visitor.
 @Entity('chats')
 @Check('chats_one_owner_check', '(user_id IS NULL) <> (anon_id IS NULL)')
-@Index('chats_user_recent_idx', ['userId', 'updatedAt'])
-@Index('chats_anon_recent_idx', ['anonId', 'updatedAt'])
+// A chat has one owner, so each index holds only the chats of its kind of owner.
+@Index('chats_user_recent_idx', ['userId', 'updatedAt'], { where: 'user_id IS NOT NULL' })
+@Index('chats_anon_recent_idx', ['anonId', 'updatedAt'], { where: 'anon_id IS NOT NULL' })
 export class ChatEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
@@ -22,6 +24,14 @@ export class ChatEntity {
 
   @Column({ type: 'varchar', length: 200 })
   title: string;
+
+  // The project whose documents its answers search; set when the chat is created.
+  @Column({ name: 'project_id', type: 'uuid', nullable: true })
+  projectId: string | null;
+
+  @ManyToOne(() => ProjectEntity, { onDelete: 'SET NULL', nullable: true })
+  @JoinColumn({ name: 'project_id', foreignKeyConstraintName: 'chats_project_id_fkey' })
+  project?: ProjectEntity;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz' })
   createdAt: Date;

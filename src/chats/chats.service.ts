@@ -1,9 +1,9 @@
 import { Injectable } from '@nestjs/common';
-import type { Identity } from '../auth/identity.js';
+import type { Identity } from '../common/identity.js';
 import { AppException } from '../common/errors/app.exception.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import { DomainEvents } from '../common/events/domain-events.js';
-import { MessagesRepository } from '../messages/messages.repository.js';
+import { MessagesRepository } from './messages.repository.js';
 import { toChatView, toMessageView, type ChatView, type MessageView } from './chat-view.js';
 import { ChatsRepository } from './chats.repository.js';
 
@@ -39,6 +39,11 @@ export class ChatsService {
     if (!(await this.chats.deleteOwned(chatId, owner))) throw notFound();
     this.events.emit('chat.deleted', { owner, chatId });
     return { chat_id: chatId };
+  }
+
+  // Which of these chats the owner has (a recovered socket's rooms are checked with it).
+  owned(owner: Identity, chatIds: readonly string[]): Promise<string[]> {
+    return this.chats.ownedIds(chatIds, owner);
   }
 
   async require(owner: Identity, chatId: string): Promise<void> {

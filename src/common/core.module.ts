@@ -16,7 +16,7 @@ export class CoreModule {
       providers: [
         { provide: APP_CONFIG, useValue: config },
         { provide: APP_LOGGER, useValue: logger },
-        DomainEvents,
+        { provide: DomainEvents, useValue: new DomainEvents(logger) },
       ],
       exports: [APP_CONFIG, APP_LOGGER, DomainEvents],
     };

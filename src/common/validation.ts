@@ -1,23 +1,34 @@
-import { ValidationPipe, type ValidationError } from '@nestjs/common';
+import { ValidationPipe, type ArgumentMetadata, type ValidationError } from '@nestjs/common';
 import { plainToInstance, type ClassConstructor } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { validationError } from './errors/app.exception.js';
+import { guardInput, type InputLimits } from './input-guard.js';
 
 const OPTIONS = { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: true } as const;
 
 // One set of rules for every edge: HTTP bodies and queries through the pipe, socket payloads
 // through validateDto.
 export function createValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
+  return new GuardedValidationPipe({
     ...OPTIONS,
     transform: true,
     exceptionFactory: (errors) => validationError(summarize(errors)),
   });
 }
 
-export function validateDto<T extends object>(cls: ClassConstructor<T>, payload: unknown): T {
+// What the client sent passes guardInput (NUL, nesting, prototype keys, lone surrogates) before
+// class-transformer walks it.
+class GuardedValidationPipe extends ValidationPipe {
+  override transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.type === 'body' || metadata.type === 'query' || metadata.type === 'param') value = guardInput(value);
+    return super.transform(value, metadata);
+  }
+}
+
+export function validateDto<T extends object>(cls: ClassConstructor<T>, payload: unknown, limits?: InputLimits): T {
   if (payload === undefined || payload === null) payload = {};
   if (typeof payload !== 'object' || Array.isArray(payload)) throw validationError('payload must be an object');
+  guardInput(payload, limits);
   const instance = plainToInstance(cls, payload);
   const errors = validateSync(instance, OPTIONS);
   if (errors.length > 0) throw validationError(summarize(errors));

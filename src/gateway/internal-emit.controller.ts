@@ -1,7 +1,7 @@
 import { Body, Controller, HttpCode, Inject, Injectable, Post, UseGuards, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { ApiAcceptedResponse, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiRefusals } from '../openapi/api-docs.js';
 import type { Request } from 'express';
-import { IsDefined, IsObject, IsOptional, IsUUID, Matches, ValidateNested } from 'class-validator';
-import { Type } from 'class-transformer';
 import { timingSafeEqual } from 'node:crypto';
 import { APP_CONFIG } from '../common/core.module.js';
 import { AppException } from '../common/errors/app.exception.js';
@@ -9,24 +9,7 @@ import { ErrorCode } from '../common/errors/error-code.js';
 import type { AppConfig } from '../config/app-config.js';
 import { validationError } from '../common/errors/app.exception.js';
 import { ChatsGateway } from './chats.gateway.js';
-
-class EmitTarget {
-  @IsOptional() @IsUUID() user_id?: string;
-  @IsOptional() @IsUUID() anon_id?: string;
-  @IsOptional() @IsUUID() chat_id?: string;
-}
-
-class EmitDto {
-  @IsDefined() @IsObject() @ValidateNested() @Type(() => EmitTarget)
-  target: EmitTarget;
-
-  // Socket.IO's own reserved names cannot be forged from here.
-  @Matches(/^(?!(connect|connect_error|disconnect|disconnecting|newListener|removeListener)$)[a-z][a-z0-9_.:-]{0,63}$/i, { message: 'event must be a plain event name' })
-  event: string;
-
-  @IsOptional()
-  data?: unknown;
-}
+import { EmitDto, EmitResponse } from './dto/internal-emit.dto.js';
 
 // Checked before the body is validated: without the key nothing about the endpoint is revealed.
 // Off (404) unless INTERNAL_API_KEY is set; the key goes in the x-internal-api-key header.
@@ -44,6 +27,7 @@ export class InternalApiKeyGuard implements CanActivate {
 }
 
 // For other backends: push an event to a user's, a visitor's or a chat's sockets, on any instance.
+@ApiTags('internal')
 @Controller('internal')
 @UseGuards(InternalApiKeyGuard)
 export class InternalEmitController {
@@ -51,7 +35,11 @@ export class InternalEmitController {
 
   @Post('emit')
   @HttpCode(202)
-  emit(@Body() dto: EmitDto) {
+  @ApiOperation({ summary: "Push an event to a user's, a visitor's or a chat's sockets (other backends; off unless INTERNAL_API_KEY is set)" })
+  @ApiHeader({ name: 'x-internal-api-key', required: true, description: 'INTERNAL_API_KEY' })
+  @ApiAcceptedResponse({ type: EmitResponse })
+  @ApiRefusals('json', ErrorCode.NOT_FOUND, ErrorCode.UNAUTHORIZED, ErrorCode.VALIDATION_ERROR)
+  emit(@Body() dto: EmitDto): EmitResponse {
     const { user_id, anon_id, chat_id } = dto.target;
     if ([user_id, anon_id, chat_id].filter(Boolean).length !== 1) throw validationError('target must name exactly one of user_id, anon_id, chat_id');
     this.gateway.emitTo({ userId: user_id, anonId: anon_id, chatId: chat_id }, dto.event, dto.data ?? null);

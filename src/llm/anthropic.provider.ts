@@ -58,6 +58,7 @@ export class AnthropicProvider implements LlmProvider {
         { signal },
       );
       for await (const event of events) {
+        request.onActivity?.();
         switch (event.type) {
           case 'message_start':
             inputTokens = totalInput(event.message.usage) ?? 0;

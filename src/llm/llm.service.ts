@@ -9,7 +9,9 @@ import { AnthropicProvider } from './anthropic.provider.js';
 import { EchoProvider } from './echo.provider.js';
 import { buildHistory } from './history.js';
 import { ProviderFailure, type ChatTurn, type GenerateRequest, type LlmEvent, type LlmProvider } from './llm.types.js';
+import { DeltaText } from './delta-text.js';
 import { OpenAiProvider } from './openai.provider.js';
+import { ProviderWatchdog } from './watchdog.js';
 import { estimateTokens } from './tokens.js';
 
 export interface ModelInfo {
@@ -76,23 +78,43 @@ export class LlmService {
     const attemptRequest: GenerateRequest = { ...request, model: model.id, maxTokens: Math.min(request.maxTokens, model.maxOutputTokens) };
     for (let attempt = 0; ; attempt++) {
       let started = false;
+      const watchdog = new ProviderWatchdog(signal, this.config.providerFirstByteTimeoutMs, this.config.providerIdleTimeoutMs);
+      const text = new DeltaText();
       try {
-        for await (const event of provider.stream(attemptRequest)) {
-          if (event.type === 'delta') started = true;
-          yield event;
+        for await (const event of provider.stream({ ...attemptRequest, signal: watchdog.signal, onActivity: watchdog.activity })) {
+          watchdog.activity();
+          const out: LlmEvent[] = event.type === 'delta' ? [{ type: 'delta', text: text.push(event.text) }] : [{ type: 'delta', text: text.flush() }, event];
+          for (const next of out) {
+            if (next.type === 'delta' && next.text === '') continue;
+            if (next.type === 'delta') started = true;
+            // The time the caller takes with an event is not the provider's silence.
+            watchdog.pause();
+            yield next;
+            watchdog.resume();
+          }
         }
         return;
       } catch (error) {
         if (signal.aborted) throw abortError(signal);
+        if (watchdog.expired) throw timeoutFailure(watchdog.expired, model, error);
         if (!(error instanceof ProviderFailure) || !error.retryable || error.retriedBySdk || started || attempt >= RETRY_DELAYS_MS.length) throw error;
         this.logger.warn(
           { model: model.id, attempt: attempt + 1, code: error.code, cause: causeMessage(error) },
           'model provider failed before the first token, retrying',
         );
         await sleep(RETRY_DELAYS_MS[attempt], signal);
+      } finally {
+        watchdog.dispose();
       }
     }
   }
+}
+
+// A provider that stopped answering is given up at once, not retried: the client has already
+// waited the whole timeout, and may retry itself (the error is marked retryable).
+function timeoutFailure(kind: 'first_byte' | 'idle', model: ModelConfig, cause: unknown): ProviderFailure {
+  const message = kind === 'first_byte' ? 'The model provider did not start answering in time' : 'The model provider stopped answering';
+  return new ProviderFailure(ErrorCode.PROVIDER_ERROR, message, true, { cause: Object.assign(new Error(`${model.id}: ${kind} timeout`), { cause }) });
 }
 
 function causeMessage(error: ProviderFailure): string | undefined {

@@ -14,6 +14,9 @@ export interface GenerateRequest {
   temperature?: number;
   // Aborting must close the upstream connection at once.
   signal: AbortSignal;
+  // Called by a provider on every event of the upstream's stream, text or not (thinking, pings
+  // the SDK surfaces): the idle timeout counts from the last one.
+  onActivity?: () => void;
 }
 
 export interface TokenUsage {

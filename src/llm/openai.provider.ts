@@ -60,6 +60,7 @@ export class OpenAiProvider implements LlmProvider {
         { signal },
       );
       for await (const chunk of chunks) {
+        request.onActivity?.();
         if (chunk.usage) usage = chunk.usage;
         const choice = chunk.choices[0];
         if (!choice) continue;

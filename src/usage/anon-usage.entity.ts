@@ -1,15 +1,12 @@
-import { Column, CreateDateColumn, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
+import { Column, CreateDateColumn, Entity, Index, PrimaryColumn } from 'typeorm';
 
 // One row per message an anonymous visitor sent; the rolling-window quotas count these rows,
 // per anonymous id and per client address. A refunded row (the generation failed) stops counting.
+// Every send writes a row, so it carries no index it does not need: the message key is the key.
 @Entity('anon_usage')
-@Index('anon_usage_message_key_key', ['messageKey'], { unique: true })
 @Index('anon_usage_anon_window_idx', ['anonId', 'createdAt'], { where: 'refunded_at IS NULL' })
-@Index('anon_usage_address_window_idx', ['clientAddress', 'createdAt'], { where: 'refunded_at IS NULL' })
+@Index('anon_usage_address_window_idx', ['clientAddress', 'createdAt'], { where: 'refunded_at IS NULL AND client_address IS NOT NULL' })
 export class AnonUsageEntity {
-  @PrimaryGeneratedColumn('uuid', { primaryKeyConstraintName: 'anon_usage_pkey' })
-  id: string;
-
   @Column({ name: 'anon_id', type: 'uuid' })
   anonId: string;
 
@@ -17,7 +14,7 @@ export class AnonUsageEntity {
   @Column({ name: 'client_address', type: 'varchar', length: 64, nullable: true })
   clientAddress: string | null;
 
-  @Column({ name: 'message_key', type: 'varchar', length: 100 })
+  @PrimaryColumn({ name: 'message_key', type: 'varchar', length: 100, primaryKeyConstraintName: 'anon_usage_pkey' })
   messageKey: string;
 
   @CreateDateColumn({ name: 'created_at', type: 'timestamptz', default: () => 'clock_timestamp()' })

@@ -15,6 +15,7 @@ import { AnonUsageRepository } from './anon-usage.repository.js';
 import { openCliDatabase } from './cli-database.js';
 import { CreditsRepository, type LedgerEntry } from './credits.repository.js';
 import { UsageService } from './usage.service.js';
+import { Sql } from '../database/sql.js';
 
 const USAGE = `usage:
   npm run credits -- grant --email <email> --amount <credits> [--note <text>]
@@ -82,7 +83,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     await dataSource.initialize();
     const users = new UsersRepository(dataSource.getRepository(UserEntity));
-    const usage = new UsageService(config, new CreditsRepository(dataSource), new AnonUsageRepository(dataSource), logger);
+    const usage = new UsageService(config, Sql.of(dataSource), new CreditsRepository(), new AnonUsageRepository(), logger);
     const user = await users.findByEmail(command.email);
     if (!user) {
       console.error(`error: no user with the email ${command.email}`);

@@ -1,6 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
-import type { DataSource, EntityManager } from 'typeorm';
+import type { Queryable } from '../database/sql.js';
 import type { LedgerKind } from './credit-ledger.entity.js';
 
 export interface AccountBalance {
@@ -34,6 +33,44 @@ export interface NewLedgerEntry {
   note?: string | null;
 }
 
+export interface HoldInput {
+  userId: string;
+  messageKey: string;
+  amount: number;
+  model: string;
+  inputTokens: number;
+  maxTokens: number;
+}
+
+export interface HoldResult {
+  // A reserve row was written by this call (false: the key was reserved before).
+  recorded: boolean;
+  // The credits were taken from the balance (recorded and the balance covered them).
+  held: boolean;
+  // The spendable balance before this call; null when the user has no account.
+  balance: number | null;
+}
+
+export interface SettleInput {
+  // null: whoever holds it (the sweeper settles by key: the chat may have changed owner since).
+  userId: string | null;
+  messageKey: string;
+  refund: boolean;
+  // Credits due for what was used; null: unknown, the whole hold is charged.
+  wanted: number | null;
+  inputTokens: number | null;
+  outputTokens: number | null;
+  estimated: boolean;
+}
+
+export interface SettleResult {
+  // Whether this call settled the hold (false: there was none, or it was settled before).
+  settled: boolean;
+  holdFound: boolean;
+  wanted: number;
+  charged: number;
+}
+
 interface LedgerRow {
   id: string;
   user_id: string;
@@ -48,86 +85,121 @@ interface LedgerRow {
   created_at: Date;
 }
 
+// The two-key advisory lock space of user admissions (anon-usage.repository.ts has the others).
+const USER_LOCK = 7_241_103;
+
 const LEDGER_COLUMNS = 'id, user_id, kind, amount, message_key, model, input_tokens, output_tokens, estimated, note, created_at';
 
-// Queries that run the same inside and outside a transaction.
-class CreditsQueries {
-  constructor(protected readonly manager: EntityManager) {}
-
-  async findAccount(userId: string): Promise<AccountBalance | null> {
-    const rows: { balance: string; reserved: string }[] = await this.manager.query(
-      'SELECT balance, reserved FROM credit_accounts WHERE user_id = $1',
-      [userId],
-    );
+// Credit accounts and their ledger. Every method takes where it runs: the pool, or a
+// transaction of the caller's (pipelined: a method's promise may be awaited later).
+@Injectable()
+export class CreditsRepository {
+  async findAccount(q: Queryable, userId: string): Promise<AccountBalance | null> {
+    const rows = await q.query<{ balance: string; reserved: string }>('SELECT balance, reserved FROM credit_accounts WHERE user_id = $1', [userId]);
     return rows[0] ? toBalance(rows[0]) : null;
   }
 
-  async findEntriesByKey(messageKey: string): Promise<LedgerEntry[]> {
-    const rows: LedgerRow[] = await this.manager.query(
-      `SELECT ${LEDGER_COLUMNS} FROM credit_ledger WHERE message_key = $1 ORDER BY created_at, id`,
-      [messageKey],
+  // The account and the generations charged within the last `windowMs`, in one statement.
+  async findAccountWithCharges(q: Queryable, userId: string, windowMs: number): Promise<{ account: AccountBalance | null; charged: number }> {
+    const [row] = await q.query<{ balance: string | null; reserved: string | null; charged: number }>(
+      `SELECT a.balance, a.reserved,
+              (SELECT count(*)::int FROM credit_ledger
+               WHERE user_id = $1 AND kind = 'charge' AND created_at > now() - $2 * interval '1 millisecond') AS charged
+       FROM (SELECT $1::uuid AS user_id) me LEFT JOIN credit_accounts a USING (user_id)`,
+      [userId, windowMs],
     );
+    return { account: row.balance === null ? null : toBalance({ balance: row.balance, reserved: row.reserved ?? '0' }), charged: row.charged };
+  }
+
+  async findEntriesByKey(q: Queryable, messageKey: string): Promise<LedgerEntry[]> {
+    const rows = await q.query<LedgerRow>(`SELECT ${LEDGER_COLUMNS} FROM credit_ledger WHERE message_key = $1 ORDER BY created_at, id`, [messageKey]);
     return rows.map(toEntry);
   }
-}
 
-// A unit of work on credits; every method runs in the caller's transaction.
-export class CreditsTransaction extends CreditsQueries {
+  // Serialises this user's admissions until the transaction ends (as lock() does for visitors).
+  async lockUser(q: Queryable, userId: string): Promise<void> {
+    await q.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [USER_LOCK, userId]);
+  }
+
   // Creates the user's account with nothing in it, unless it exists.
-  async ensureAccount(userId: string): Promise<void> {
-    await this.manager.query('INSERT INTO credit_accounts (user_id) VALUES ($1) ON CONFLICT (user_id) DO NOTHING', [userId]);
+  async ensureAccount(q: Queryable, userId: string): Promise<void> {
+    await q.query('INSERT INTO credit_accounts (user_id) VALUES ($1) ON CONFLICT (user_id) DO NOTHING', [userId]);
   }
 
-  // Takes `amount` from the spendable balance into the held part, only if it fits: the
-  // condition is evaluated on the locked, current row, so concurrent holds cannot overdraw.
-  async holdIfAvailable(userId: string, amount: number): Promise<AccountBalance | null> {
-    const rows: { balance: string; reserved: string }[] = await this.manager.query(
-      `WITH held AS (
-         UPDATE credit_accounts SET balance = balance - $2, reserved = reserved + $2, updated_at = now()
-         WHERE user_id = $1 AND balance >= $2
-         RETURNING balance, reserved)
-       SELECT balance, reserved FROM held`,
-      [userId, amount],
+  // The reserve row first, then the hold, in one statement: a second hold of the same key waits
+  // for the first one's row (unique per key and kind), finds it and holds nothing. The hold's
+  // condition is evaluated on the locked, current account row, so concurrent holds cannot
+  // overdraw. A refused hold leaves its reserve row: the caller rolls back.
+  async hold(q: Queryable, input: HoldInput): Promise<HoldResult> {
+    const [row] = await q.query<{ recorded: boolean; held: boolean; balance: string | null }>(
+      `WITH entry AS (
+         INSERT INTO credit_ledger (user_id, kind, amount, message_key, model, input_tokens, output_tokens, note)
+         VALUES ($1, 'reserve', -$3::bigint, $2, $4, $5, $6, 'hold for up to max_tokens of output')
+         ON CONFLICT (message_key, kind) WHERE message_key IS NOT NULL DO NOTHING
+         RETURNING 1
+       ), held AS (
+         UPDATE credit_accounts SET balance = balance - $3, reserved = reserved + $3, updated_at = now()
+         WHERE user_id = $1 AND balance >= $3 AND EXISTS (SELECT 1 FROM entry)
+         RETURNING 1
+       )
+       SELECT EXISTS (SELECT 1 FROM entry) AS recorded, EXISTS (SELECT 1 FROM held) AS held,
+              (SELECT balance FROM credit_accounts WHERE user_id = $1) AS balance`,
+      [input.userId, input.messageKey, input.amount, input.model, input.inputTokens, input.maxTokens],
     );
-    return rows[0] ? toBalance(rows[0]) : null;
+    return { recorded: row.recorded, held: row.held, balance: row.balance === null ? null : Number(row.balance) };
   }
 
-  async lockAccount(userId: string): Promise<AccountBalance | null> {
-    const rows: { balance: string; reserved: string }[] = await this.manager.query(
-      'SELECT balance, reserved FROM credit_accounts WHERE user_id = $1 FOR UPDATE',
-      [userId],
-    );
-    return rows[0] ? toBalance(rows[0]) : null;
+  // Serialises the settles of one generation until the transaction ends; settle() must follow
+  // in a later statement of the same transaction, so that it sees what an earlier one wrote.
+  async lockHold(q: Queryable, messageKey: string): Promise<void> {
+    await q.query(`SELECT 1 FROM credit_ledger WHERE message_key = $1 AND kind = 'reserve' FOR UPDATE`, [messageKey]);
   }
 
-  // Moves the running totals of an existing account; the CHECK constraints refuse a negative
-  // balance or hold.
-  async adjustAccount(userId: string, balanceDelta: number, reservedDelta: number): Promise<AccountBalance> {
-    const rows: { balance: string; reserved: string }[] = await this.manager.query(
-      `WITH moved AS (
-         UPDATE credit_accounts SET balance = balance + $2, reserved = reserved + $3, updated_at = now()
-         WHERE user_id = $1
-         RETURNING balance, reserved)
-       SELECT balance, reserved FROM moved`,
-      [userId, balanceDelta, reservedDelta],
+  // Ends a hold in one statement: release and charge (capped at the hold plus the free balance,
+  // so the balance never goes below zero), or a refund; and moves the account of the user who
+  // holds it. Nothing when the hold was settled or refunded before.
+  async settle(q: Queryable, input: SettleInput): Promise<SettleResult> {
+    const [row] = await q.query<{ hold_found: boolean; settled: boolean; wanted: string | null; charged: string | null }>(
+      `WITH hold AS (
+         SELECT -amount AS held, model, user_id FROM credit_ledger
+         WHERE message_key = $1 AND kind = 'reserve' AND ($2::uuid IS NULL OR user_id = $2)
+       ), open AS (
+         SELECT held, model, user_id FROM hold
+         WHERE NOT EXISTS (SELECT 1 FROM credit_ledger WHERE message_key = $1 AND kind IN ('release', 'refund'))
+       ), account AS (
+         SELECT balance FROM credit_accounts WHERE user_id = (SELECT user_id FROM hold) FOR UPDATE
+       ), plan AS (
+         SELECT open.held, open.model, open.user_id, coalesce($4::bigint, open.held) AS wanted,
+                CASE WHEN $3 THEN 0 ELSE LEAST(GREATEST(coalesce($4::bigint, open.held), 0), open.held + GREATEST(account.balance, 0)) END AS charged
+         FROM open, account
+       ), entries AS (
+         INSERT INTO credit_ledger (user_id, kind, amount, message_key, model, input_tokens, output_tokens, estimated, note)
+         SELECT plan.user_id, e.kind, e.amount, $1, plan.model, e.input_tokens, e.output_tokens, e.estimated, e.note
+         FROM plan CROSS JOIN LATERAL (VALUES
+           ('refund', plan.held, NULL::int, NULL::int, false, 'generation failed: hold returned', $3),
+           ('release', plan.held, NULL, NULL, false, NULL, NOT $3),
+           ('charge', -plan.charged, $5::int, $6::int, $7::boolean,
+            CASE WHEN plan.wanted > plan.charged THEN format('capped: %s due, %s available', plan.wanted, plan.charged) END, NOT $3)
+         ) AS e(kind, amount, input_tokens, output_tokens, estimated, note, wanted_row)
+         WHERE e.wanted_row
+         ON CONFLICT (message_key, kind) WHERE message_key IS NOT NULL DO NOTHING
+         RETURNING 1
+       ), moved AS (
+         UPDATE credit_accounts SET balance = balance + plan.held - plan.charged, reserved = reserved - plan.held, updated_at = now()
+         FROM plan WHERE credit_accounts.user_id = plan.user_id AND EXISTS (SELECT 1 FROM entries)
+         RETURNING 1
+       )
+       SELECT EXISTS (SELECT 1 FROM hold) AS hold_found, EXISTS (SELECT 1 FROM moved) AS settled,
+              (SELECT wanted FROM plan) AS wanted, (SELECT charged FROM plan) AS charged`,
+      [input.messageKey, input.userId, input.refund, input.wanted, input.inputTokens, input.outputTokens, input.estimated],
     );
-    if (!rows[0]) throw new Error(`credit account ${userId} does not exist`);
-    return toBalance(rows[0]);
-  }
-
-  // Locks a generation's reserve row, so that two settles of one key take turns.
-  async lockReservation(messageKey: string): Promise<LedgerEntry | null> {
-    const rows: LedgerRow[] = await this.manager.query(
-      `SELECT ${LEDGER_COLUMNS} FROM credit_ledger WHERE message_key = $1 AND kind = 'reserve' FOR UPDATE`,
-      [messageKey],
-    );
-    return rows[0] ? toEntry(rows[0]) : null;
+    return { holdFound: row.hold_found, settled: row.settled, wanted: Number(row.wanted ?? 0), charged: Number(row.charged ?? 0) };
   }
 
   // Appends a row; null when a row of this kind already exists for this message key (a
   // concurrent insert of the same key waits for the other transaction, then finds it).
-  async insertEntry(entry: NewLedgerEntry): Promise<LedgerEntry | null> {
-    const rows: LedgerRow[] = await this.manager.query(
+  async insertEntry(q: Queryable, entry: NewLedgerEntry): Promise<LedgerEntry | null> {
+    const rows = await q.query<LedgerRow>(
       `INSERT INTO credit_ledger (user_id, kind, amount, message_key, model, input_tokens, output_tokens, estimated, note)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
        ON CONFLICT (message_key, kind) WHERE message_key IS NOT NULL DO NOTHING
@@ -146,30 +218,29 @@ export class CreditsTransaction extends CreditsQueries {
     );
     return rows[0] ? toEntry(rows[0]) : null;
   }
-}
 
-@Injectable()
-export class CreditsRepository extends CreditsQueries {
-  constructor(@InjectDataSource() private readonly dataSource: DataSource) {
-    super(dataSource.manager);
-  }
-
-  transaction<T>(work: (tx: CreditsTransaction) => Promise<T>): Promise<T> {
-    return this.dataSource.transaction((manager) => work(new CreditsTransaction(manager)));
+  // Moves the running totals of an existing account; the CHECK constraints refuse a negative
+  // balance or hold.
+  async adjustAccount(q: Queryable, userId: string, balanceDelta: number, reservedDelta: number): Promise<AccountBalance> {
+    const rows = await q.query<{ balance: string; reserved: string }>(
+      `UPDATE credit_accounts SET balance = balance + $2, reserved = reserved + $3, updated_at = now()
+       WHERE user_id = $1
+       RETURNING balance, reserved`,
+      [userId, balanceDelta, reservedDelta],
+    );
+    if (!rows[0]) throw new Error(`credit account ${userId} does not exist`);
+    return toBalance(rows[0]);
   }
 
   // The balance as the ledger tells it; always equal to credit_accounts.balance.
-  async ledgerBalance(userId: string): Promise<number> {
-    const rows: { sum: string }[] = await this.manager.query(
-      'SELECT coalesce(sum(amount), 0) AS sum FROM credit_ledger WHERE user_id = $1',
-      [userId],
-    );
+  async ledgerBalance(q: Queryable, userId: string): Promise<number> {
+    const rows = await q.query<{ sum: string }>('SELECT coalesce(sum(amount), 0) AS sum FROM credit_ledger WHERE user_id = $1', [userId]);
     return Number(rows[0].sum);
   }
 
   // What the ledger says is still held: reservations without a release or refund.
-  async ledgerReserved(userId: string): Promise<number> {
-    const rows: { sum: string }[] = await this.manager.query(
+  async ledgerReserved(q: Queryable, userId: string): Promise<number> {
+    const rows = await q.query<{ sum: string }>(
       `SELECT coalesce(-sum(r.amount), 0) AS sum FROM credit_ledger r
        WHERE r.user_id = $1 AND r.kind = 'reserve' AND NOT EXISTS (
          SELECT 1 FROM credit_ledger c WHERE c.message_key = r.message_key AND c.kind IN ('release', 'refund'))`,
@@ -179,26 +250,12 @@ export class CreditsRepository extends CreditsQueries {
   }
 
   // Newest first.
-  async listEntries(userId: string, limit: number): Promise<{ entries: LedgerEntry[]; total: number }> {
-    const rows: LedgerRow[] = await this.manager.query(
-      `SELECT ${LEDGER_COLUMNS} FROM credit_ledger WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`,
-      [userId, limit],
-    );
-    const count: { total: number }[] = await this.manager.query(
-      'SELECT count(*)::int AS total FROM credit_ledger WHERE user_id = $1',
-      [userId],
-    );
+  async listEntries(q: Queryable, userId: string, limit: number): Promise<{ entries: LedgerEntry[]; total: number }> {
+    const [rows, count] = await Promise.all([
+      q.query<LedgerRow>(`SELECT ${LEDGER_COLUMNS} FROM credit_ledger WHERE user_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2`, [userId, limit]),
+      q.query<{ total: number }>('SELECT count(*)::int AS total FROM credit_ledger WHERE user_id = $1', [userId]),
+    ]);
     return { entries: rows.map(toEntry), total: count[0].total };
-  }
-
-  // Generations charged within the last `windowMs`.
-  async countChargesSince(userId: string, windowMs: number): Promise<number> {
-    const rows: { used: number }[] = await this.manager.query(
-      `SELECT count(*)::int AS used FROM credit_ledger
-       WHERE user_id = $1 AND kind = 'charge' AND created_at > now() - $2 * interval '1 millisecond'`,
-      [userId, windowMs],
-    );
-    return rows[0].used;
   }
 }
 

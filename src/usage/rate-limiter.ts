@@ -1,11 +1,12 @@
 import { Inject, Injectable, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { createClient } from 'redis';
-import type { Identity } from '../auth/identity.js';
+import type { Identity } from '../common/identity.js';
 import { APP_CONFIG, APP_LOGGER } from '../common/core.module.js';
 import { AppException } from '../common/errors/app.exception.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import type { AppLogger } from '../common/logging/logger.js';
 import type { AppConfig } from '../config/app-config.js';
+import { withinMs } from '../redis/redis.service.js';
 import { quotaAddress } from './client-address.js';
 
 export interface RateLimitDecision {
@@ -151,7 +152,9 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
   // not take the whole service down with it.
   async consume(key: string, limit: number, windowMs: number): Promise<RateLimitDecision> {
     try {
-      return await this.store.consume(key, limit, windowMs);
+      const decision = this.store.consume(key, limit, windowMs);
+      // A Redis that stops answering (no error, no reply) must not hold every request with it.
+      return await (this.redis ? withinMs(decision, this.config.redisCommandTimeoutMs) : decision);
     } catch (error) {
       this.logger.warn({ err: error, component: 'rate-limiter' }, 'rate limit store failed; request allowed');
       return { allowed: true, retryAfterMs: 0 };
@@ -167,6 +170,11 @@ export class RateLimiter implements OnModuleInit, OnModuleDestroy {
   // emits it as `error`). config.socketEventsPerMinute per user or per client address.
   async checkSocketEvent(identity: Identity | undefined, address: string | undefined): Promise<void> {
     await this.check(`socket:${rateLimitSubject(identity, address)}`, this.config.socketEventsPerMinute);
+  }
+
+  // Socket.IO handshakes: config.socketConnectionsPerMinute per client address.
+  async checkSocketConnection(address: string | undefined): Promise<void> {
+    await this.check(`socket-connect:${rateLimitSubject(undefined, address)}`, this.config.socketConnectionsPerMinute);
   }
 
   private async check(key: string, limit: number): Promise<void> {

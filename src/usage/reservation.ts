@@ -1,4 +1,4 @@
-import type { Identity } from '../auth/identity.js';
+import type { Identity } from '../common/identity.js';
 import type { ModelPrice } from './usage-rules.js';
 
 // held: the generation may run; settled / refunded: an earlier call with this message key

@@ -1,5 +1,5 @@
 // The contract's usage_info payload.
-export interface UsageInfo {
+export class UsageInfo {
   identity: 'anonymous' | 'user';
   user_id?: string;
   anon_id?: string;

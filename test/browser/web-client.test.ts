@@ -109,6 +109,67 @@ describe('the web client', () => {
     await screenshot(page, 'anonymous-two-answers');
   });
 
+  it('renders an answer as Markdown while it streams, sanitised: no script, no javascript: link, no remote image', async () => {
+    const page = await openPage();
+    const answer = [
+      '# A title',
+      '',
+      'Some **bold**, some *emphasis*, `inline code`, a [safe link](https://example.com/docs) and a [bad link](javascript:alert(1)).',
+      '',
+      '```js',
+      'const ok = 1 < 2 && "<b>";',
+      '```',
+      '',
+      '- one',
+      '- two',
+      '',
+      '> quoted words',
+      '',
+      '| a | b |',
+      '|---|--:|',
+      '| 1 | 2 |',
+      '',
+      'Raw <img src=x onerror="window.pwned=1"> and <script>window.pwned=2</script> and ![tracker](https://example.com/t.png) end.',
+    ].join('\n');
+    fake.enqueue({ kind: 'text', chunks: chunkText(answer), chunkDelayMs: 20 });
+    await sendMessage(page, 'Show me **Markdown** <i>please</i>');
+    const content = assistantAt(page, 0).locator('.message-content');
+    await assistantAt(page, 0).waitFor();
+    const texts = await recordTexts(content, async () => (await statusOf(page, 0)) === 'complete');
+    // Rendered as it grew, not once at the end.
+    expect(texts.filter((x) => x !== '').length, JSON.stringify(texts)).toBeGreaterThanOrEqual(4);
+
+    expect(await content.locator('h1').textContent()).toBe('A title');
+    expect(await content.locator('strong').textContent()).toBe('bold');
+    expect(await content.locator('em').textContent()).toBe('emphasis');
+    expect(await content.locator('p code').first().textContent()).toBe('inline code');
+    expect(await content.locator('pre > code.language-js').textContent()).toBe('const ok = 1 < 2 && "<b>";\n');
+    expect(await content.locator('ul > li').allTextContents()).toEqual(['one', 'two']);
+    expect(await content.locator('blockquote').textContent()).toContain('quoted words');
+    expect(await content.locator('table td').allTextContents()).toEqual(['1', '2']);
+    const safe = content.locator('a', { hasText: 'safe link' });
+    expect(await safe.getAttribute('href')).toBe('https://example.com/docs');
+    expect(await safe.getAttribute('rel')).toBe('noopener noreferrer nofollow');
+    expect(await safe.getAttribute('target')).toBe('_blank');
+    // The javascript: link is its text only; the image a link to it, never loaded.
+    expect(await content.textContent()).toContain('a bad link.');
+    expect(await page.locator('#messages a[href^="javascript:" i], #messages [href*="alert" i]').count()).toBe(0);
+    expect(await content.locator('a', { hasText: 'tracker' }).getAttribute('href')).toBe('https://example.com/t.png');
+    // Raw HTML in the answer is shown as text; nothing of it runs.
+    expect(await content.locator('p').last().textContent()).toBe('Raw <img src=x onerror="window.pwned=1"> and <script>window.pwned=2</script> and tracker end.');
+    expect(await page.locator('#messages img, #messages script, #messages [onerror], #messages [style], #messages i').count()).toBe(0);
+    expect(await page.evaluate('typeof window.pwned')).toBe('undefined');
+    // The question is the user's text as typed, not Markdown.
+    expect(await page.locator('.message[data-role="user"] .message-content').textContent()).toBe('Show me **Markdown** <i>please</i>');
+    await screenshot(page, 'markdown-answer');
+
+    // The stored answer, from the history after a reload, renders the same.
+    const rendered = await content.innerHTML();
+    await page.reload();
+    await page.locator('#messages[data-loaded="true"]').waitFor();
+    expect(await assistantAt(page, 0).locator('.message-content').innerHTML()).toBe(rendered);
+  });
+
   it('shows a second tab on the same chat the answer streaming live', async () => {
     const first = await openPage();
     await sendMessage(first, 'Hello from the first tab');

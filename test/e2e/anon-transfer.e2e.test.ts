@@ -54,4 +54,31 @@ describe('anonymous history moves to the account', () => {
     const created = await accountTab.waitFor('chat_created', { from });
     expect(created.chat).toMatchObject({ id: chatId, title: 'made before logging in' });
   });
+
+  it("on login: a visitor's idempotency key that the account already used replays nothing of the moved chat", async () => {
+    const email = uniqueEmail();
+    const reg = await request(t.baseUrl, 'POST', '/api/v1/auth/register', { body: { email, password: 'long enough pw' } });
+    const account = { authorization: `Bearer ${reg.body.access_token}` };
+    const key = crypto.randomUUID();
+    const frames = async (headers: Record<string, string>, content: string) => readSse(await postSse(t.baseUrl, '/api/v1/messages/send', { content, client_message_id: key }, headers)).all();
+    await frames(account, 'asked by the account');
+    const anon = crypto.randomUUID();
+    const visitorChat = (await frames({ 'x-anon-id': anon }, 'asked by the visitor'))[0].data.chat_id as string;
+
+    const login = await request(t.baseUrl, 'POST', '/api/v1/auth/login', { body: { email, password: 'long enough pw' }, headers: { 'x-anon-id': anon } });
+    expect(login.status).toBe(200);
+
+    // The same send again from the visitor id: a new turn of the visitor's, not a replay of the
+    // answer in the chat that now belongs to the account.
+    const again = await frames({ 'x-anon-id': anon }, 'asked by the visitor');
+    expect(again[0].event).toBe('assistant_typing');
+    expect(again[0].data.chat_id).not.toBe(visitorChat);
+    const visitorTab = await connectChats(t.baseUrl, { auth: { anon_id: anon } });
+    expect((await visitorTab.ask('list_chats', {})).chats.map((c: { id: string }) => c.id)).toEqual([again[0].data.chat_id]);
+    // The moved chat kept its messages.
+    const accountTab = await connectChats(t.baseUrl, { auth: { token: login.body.access_token } });
+    const moved = await accountTab.ask('list_messages', { chat_id: visitorChat });
+    expect(moved.messages.map((m: { content: string; role: string }) => m.role)).toEqual(['user', 'assistant']);
+    expect(moved.messages[0].content).toBe('asked by the visitor');
+  });
 });

@@ -51,4 +51,35 @@ describe('recovery from a generation left by a dead process', () => {
     expect(Number(sum)).toBe(Number(account.balance));
     await db.end();
   });
+
+  it("settles a visitor's hold even when the chat has moved to an account since", async () => {
+    const db2 = await createTestDatabase();
+    try {
+      const first = await startTestApp({ database: db2 });
+      apps.push(first);
+      const { userId } = await registerUser(first.baseUrl);
+      const anonId = crypto.randomUUID();
+      const db = new pg.Client({ connectionString: db2.url });
+      await db.connect();
+      // The visitor's message was generating when its process died; the chat then moved to the
+      // account (sign-up), so the chat's owner is no longer who holds the count.
+      const chat = (await db.query(`INSERT INTO chats (user_id, title) VALUES ($1, 'moved') RETURNING id`, [userId])).rows[0].id as string;
+      const user = (await db.query(`INSERT INTO messages (chat_id, role, status, content) VALUES ($1, 'user', 'complete', 'hi') RETURNING id`, [chat])).rows[0].id as string;
+      const assistant = (await db.query(
+        `INSERT INTO messages (chat_id, role, status, content, model, reply_to_id) VALUES ($1, 'assistant', 'streaming', '', 'echo', $2) RETURNING id`,
+        [chat, user],
+      )).rows[0].id as string;
+      await db.query('INSERT INTO anon_usage (anon_id, message_key) VALUES ($1, $2)', [anonId, assistant]);
+
+      apps.push(await startTestApp({ database: db2 }));
+
+      expect((await db.query('SELECT status FROM messages WHERE id = $1', [assistant])).rows[0].status).toBe('error');
+      // Nothing was produced: the visitor's message no longer counts.
+      expect((await db.query('SELECT refunded_at FROM anon_usage WHERE message_key = $1', [assistant])).rows[0].refunded_at).not.toBeNull();
+      await db.end();
+    } finally {
+      for (const app of apps.splice(0)) await app.close();
+      await db2.drop();
+    }
+  });
 });

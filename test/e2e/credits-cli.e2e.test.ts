@@ -1,8 +1,7 @@
-import { transformFile } from '@swc/core';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { DataSource } from 'typeorm';
@@ -13,41 +12,20 @@ import { dataSourceOptions, runMigrations } from '../../src/database/data-source
 import { startEmbeddedPostgres } from '../../src/database/embedded-postgres.js';
 import { AnonUsageRepository } from '../../src/usage/anon-usage.repository.js';
 import { CreditsRepository } from '../../src/usage/credits.repository.js';
+import { Sql } from '../../src/database/sql.js';
 import { UsageService } from '../../src/usage/usage.service.js';
 import { UserEntity } from '../../src/users/user.entity.js';
 import { UsersRepository } from '../../src/users/users.repository.js';
+import { compileSources } from '../support/compile.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 
 // The command runs as operators run it: `node <compiled>/src/usage/credits-cli.js` in a child
-// process. It is compiled here from the current sources with SWC (as vitest compiles them, with
-// decorator metadata) into a temporary folder, so the test neither depends on a stale dist/ nor
-// rebuilds (and briefly deletes) the dist/ other processes may be using.
+// process (see compileSources).
 const ROOT = process.cwd();
 let outDir: string;
 
-async function compileSources(): Promise<void> {
-  outDir = await mkdtemp(path.join(os.tmpdir(), 'credits-cli-e2e-'));
-  await writeFile(path.join(outDir, 'package.json'), JSON.stringify({ type: 'module' }));
-  await symlink(path.join(ROOT, 'node_modules'), path.join(outDir, 'node_modules'), 'dir');
-  for (const folder of ['src', 'migrations']) {
-    const files = (await readdir(path.join(ROOT, folder), { recursive: true })).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'));
-    for (const file of files) {
-      const { code } = await transformFile(path.join(ROOT, folder, file), {
-        jsc: {
-          parser: { syntax: 'typescript', decorators: true },
-          transform: { legacyDecorator: true, decoratorMetadata: true, useDefineForClassFields: false },
-          target: 'es2022',
-          keepClassNames: true,
-        },
-        module: { type: 'es6' },
-        sourceMaps: false,
-        swcrc: false,
-      });
-      const target = path.join(outDir, folder, file.replace(/\.ts$/, '.js'));
-      await mkdir(path.dirname(target), { recursive: true });
-      await writeFile(target, code);
-    }
-  }
+async function compileOnce(): Promise<void> {
+  outDir = await compileSources('credits-cli-e2e-');
 }
 
 interface Run {
@@ -75,14 +53,21 @@ function credits(args: string[], env: Record<string, string>): Promise<Run> {
 async function createUser(dataSource: DataSource, initialCredits: number) {
   const config = loadConfig({ USER_INITIAL_CREDITS: String(initialCredits) });
   const users = new UsersRepository(dataSource.getRepository(UserEntity));
-  const usage = new UsageService(config, new CreditsRepository(dataSource), new AnonUsageRepository(dataSource), createLogger('silent'));
+  const usage = new UsageService(config, Sql.of(dataSource), new CreditsRepository(), new AnonUsageRepository(), createLogger('silent'));
   const user = await users.create({ email: `op-${randomUUID()}@example.com`, passwordHash: 'x', name: null });
   await usage.grantInitialCredits(user.id);
-  return { user, usage, credits: new CreditsRepository(dataSource) };
+  const sql = Sql.of(dataSource);
+  const repo = new CreditsRepository();
+  // The repository's reads, on this data source's pool.
+  const credits = {
+    findAccount: (userId: string) => repo.findAccount(sql, userId),
+    ledgerBalance: (userId: string) => repo.ledgerBalance(sql, userId),
+  };
+  return { user, usage, credits };
 }
 
 describe('npm run credits', () => {
-  beforeAll(compileSources, 60_000);
+  beforeAll(compileOnce, 60_000);
   afterAll(async () => {
     if (outDir) await rm(outDir, { recursive: true, force: true });
   });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestApp, type TestApp } from '../support/app.js';
-import { registerUser, request } from '../support/http.js';
+import { registerUser, request, uniqueEmail } from '../support/http.js';
 import { closeAllSockets, connectChats, connectError, untilConnected, type TestSocket } from '../support/socket.js';
 import { postSse, readSse, type SseFrame } from '../support/sse.js';
 
@@ -79,7 +79,8 @@ describe('Socket.IO /chats gateway', () => {
       expect(first.chats.map((c: any) => c.title)).toEqual(['first chat', 'third chat']);
       expect(first.chats.map((c: any) => c.id)).toEqual([chatIds[0], chatIds[2]]);
       for (const chat of first.chats) {
-        expect(Object.keys(chat).sort()).toEqual(['created_at', 'id', 'last_message_at', 'title', 'updated_at']);
+        expect(Object.keys(chat).sort()).toEqual(['created_at', 'id', 'last_message_at', 'project_id', 'title', 'updated_at']);
+        expect(chat.project_id).toBeNull();
         expect(chat.created_at).toMatch(ISO);
         expect(chat.last_message_at).toMatch(ISO);
       }
@@ -559,6 +560,44 @@ describe('Socket.IO /chats gateway', () => {
       await flush(s);
       expect(JSON.stringify(packets)).not.toMatch(/not for the next one|later secret|later title/);
       expect(s.received.slice(from).map((r) => r.event)).toEqual(['usage_info', 'pong']);
+    });
+    it('a recovered visitor tab leaves the chat and project rooms that moved to the account meanwhile, and gets none of their events', async () => {
+      const anon = crypto.randomUUID();
+      const chatId = (await sendSse(t.baseUrl, { content: 'visitor chat' }, anonHeaders(anon)))[0].data.chat_id;
+      const projectId = (await request(t.baseUrl, 'POST', '/api/v1/projects', { body: { name: 'Visitor project' }, headers: anonHeaders(anon) })).body.project.id;
+      const tabB = await anonSocket(anon);
+      await tabB.ask('join_chat', { chat_id: chatId });
+      await tabB.ask('join_project', { project_id: projectId });
+      await drop(tabB);
+
+      // In tab A the visitor signs up: the chat and the project move to the account, which
+      // writes in the chat and renames the project while tab B is away.
+      const reg = await request(t.baseUrl, 'POST', '/api/v1/auth/register', { body: { email: uniqueEmail(), password: 'long enough pw' }, headers: anonHeaders(anon) });
+      expect(reg.status).toBe(201);
+      const token = reg.body.access_token as string;
+      const tabA = await userSocket(token);
+      await tabA.ask('join_project', { project_id: projectId });
+      const away = await sendSse(t.baseUrl, { chat_id: chatId, content: 'account words while away' }, bearer(token));
+      expect((await request(t.baseUrl, 'PATCH', `/api/v1/projects/${projectId}`, { body: { name: 'renamed while away' }, headers: bearer(token) })).status).toBe(200);
+
+      const from = tabB.mark();
+      const packets: unknown[] = [];
+      tabB.socket.io.on('packet', (packet) => packets.push(packet));
+      await untilConnected(tabB.socket);
+      expect(tabB.socket.recovered).toBe(true);
+      // What the visitor's own room got meanwhile is handed over: the chat left it.
+      await tabB.waitFor('chat_deleted', { from, where: (d) => d.chat_id === chatId });
+
+      // Live events of the account's chat and project do not reach it either.
+      const later = await sendSse(t.baseUrl, { chat_id: chatId, content: 'account words later' }, bearer(token));
+      await request(t.baseUrl, 'PATCH', `/api/v1/projects/${projectId}`, { body: { name: 'renamed later' }, headers: bearer(token) });
+      await tabA.waitFor('project_updated', { where: (d) => d.data.project?.name === 'renamed later' });
+      await flush(tabB);
+      for (const messageId of [away[0].data.message_id, later[0].data.message_id]) expect(streamOf(tabB, messageId)).toEqual([]);
+      expect(JSON.stringify(packets)).not.toMatch(/account words|renamed while away|renamed later/);
+      expect(tabB.all('project_updated', from)).toEqual([]);
+      // It is a visitor with nothing of its own now.
+      expect((await tabB.ask('list_chats', {})).total).toBe(0);
     });
   });
 

@@ -85,6 +85,7 @@ describe.each(modes)('quotas and credits end to end: $name', ({ instances }) => 
   let fake: FakeAnthropic;
   let apps: TestApp[] = [];
   let limited: TestApp[] = [];
+  let capped: TestApp[] = [];
   let db: pg.Client;
   const sockets: Socket[] = [];
   // Request i goes to instance i mod n.
@@ -105,15 +106,21 @@ describe.each(modes)('quotas and credits end to end: $name', ({ instances }) => 
       USER_INITIAL_CREDITS: String(INITIAL_CREDITS),
       TRUST_PROXY: 'true',
       RATE_LIMIT_PER_MINUTE: '100000',
+      // The quota claims below send many at once from one identity: the per-identity cap has a
+      // test of its own.
+      MAX_CONCURRENT_GENERATIONS: '1000',
       ...shared,
     };
     // The rate-limit scenario gets instances of its own with a limit of 3 (same database, and
     // with two instances a Redis namespace of their own, shared between those two).
     const limitedShared = instances > 1 ? redisEnv() : {};
     const limitedEnv = { USER_INITIAL_CREDITS: '100000', RATE_LIMIT_PER_MINUTE: '3', ...limitedShared };
+    // And the per-identity cap scenario, instances with a cap of 2 running answers.
+    const cappedEnv = { ...env, MAX_CONCURRENT_GENERATIONS: '2', ANON_MESSAGE_LIMIT: '100', ANON_IP_MESSAGE_LIMIT: '100', ...(instances > 1 ? redisEnv() : {}) };
     for (let i = 0; i < instances; i++) {
       apps.push(await startTestApp({ env, database }));
       limited.push(await startTestApp({ env: limitedEnv, database }));
+      capped.push(await startTestApp({ env: cappedEnv, database }));
     }
     db = new pg.Client({ connectionString: database.url });
     await db.connect();
@@ -122,9 +129,10 @@ describe.each(modes)('quotas and credits end to end: $name', ({ instances }) => 
   afterAll(async () => {
     for (const socket of sockets) socket.disconnect();
     await db?.end();
-    for (const t of [...apps, ...limited]) await t.close();
+    for (const t of [...apps, ...limited, ...capped]) await t.close();
     apps = [];
     limited = [];
+    capped = [];
     await fake?.close();
     await database?.drop();
   });
@@ -330,6 +338,34 @@ describe.each(modes)('quotas and credits end to end: $name', ({ instances }) => 
     // The budget is per identity: another user is not affected.
     const other = await registerUser(at3(1));
     expect(completed(await send(at3(1), { content: 'someone else' }, { authorization: `Bearer ${other.token}` }))).toBe(true);
+  });
+
+  it('MAX_CONCURRENT_GENERATIONS=2: of four concurrent sends from one visitor, over HTTP and the socket, two stream and two get CONCURRENCY_LIMIT', async () => {
+    const atCapped = (i: number) => capped[i % capped.length].baseUrl;
+    const anon = randomUUID();
+    const headers = { 'x-anon-id': anon };
+    const listener = await listen(atCapped(1), { anon_id: anon });
+    sockets.push(listener.socket);
+    // Long enough (120 words, 5 ms apart) that the first two still run when the others arrive.
+    const content = Array.from({ length: 120 }, (_, i) => `w${i}`).join(' ');
+    const [a, b, c, viaSocket] = await Promise.all([
+      send(atCapped(0), { content }, headers),
+      send(atCapped(1), { content }, headers),
+      send(atCapped(2), { content }, headers),
+      listener.socket.timeout(10_000).emitWithAck('send_message', { content }),
+    ]);
+    const http = [a, b, c];
+    const socketRan = !('error' in viaSocket);
+    expect(http.filter(completed).length + (socketRan ? 1 : 0)).toBe(2);
+    const refusedHttp = http.filter((s) => !completed(s));
+    for (const s of refusedHttp) expectRefusal(s, 429, 'CONCURRENCY_LIMIT', true);
+    if (!socketRan) expect(viaSocket).toMatchObject({ error: { code: 'CONCURRENCY_LIMIT' } });
+    // Nothing of the refused sends was stored or counted.
+    const stored = (await db.query(`SELECT count(*)::int AS n FROM messages m JOIN chats c ON c.id = m.chat_id WHERE c.anon_id = $1 AND m.role = 'user'`, [anon])).rows[0].n;
+    expect(stored).toBe(2);
+    // Once they have finished, the next one runs.
+    await expect.poll(async () => (await db.query(`SELECT count(*)::int AS n FROM messages WHERE owner_key = $1 AND status = 'streaming'`, [`a:${anon}`])).rows[0].n, { timeout: 10_000 }).toBe(0);
+    expect(completed(await send(atCapped(0), { content: 'and now one more' }, headers))).toBe(true);
   });
 
   it('usage_info on the sockets changes right after each message, whichever transport ran it (anonymous)', async () => {

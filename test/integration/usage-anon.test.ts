@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Identity } from '../../src/auth/identity.js';
+import type { Identity } from '../../src/common/identity.js';
 import { AppException } from '../../src/common/errors/app.exception.js';
 import { ErrorCode } from '../../src/common/errors/error-code.js';
 import { createLogger } from '../../src/common/logging/logger.js';
@@ -10,6 +10,7 @@ import { dataSourceOptions } from '../../src/database/data-source.js';
 import { AnonUsageRepository } from '../../src/usage/anon-usage.repository.js';
 import { CreditsRepository } from '../../src/usage/credits.repository.js';
 import type { Reservation } from '../../src/usage/reservation.js';
+import { Sql } from '../../src/database/sql.js';
 import { UsageService } from '../../src/usage/usage.service.js';
 import { createTestDatabase, type TestDatabase } from '../support/db.js';
 
@@ -35,7 +36,7 @@ describe(UsageService.name + ' (anonymous quota)', () => {
       const ds = new DataSource(dataSourceOptions(db.url));
       await ds.initialize();
       dataSources.push(ds);
-      made.push(new UsageService(config, new CreditsRepository(ds), new AnonUsageRepository(ds), createLogger('silent')));
+      made.push(new UsageService(config, Sql.of(ds), new CreditsRepository(), new AnonUsageRepository(), createLogger('silent')));
     }
     return [made[0], made[1]];
   }

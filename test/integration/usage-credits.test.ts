@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Identity } from '../../src/auth/identity.js';
+import type { Identity } from '../../src/common/identity.js';
 import { AppException } from '../../src/common/errors/app.exception.js';
 import { ErrorCode } from '../../src/common/errors/error-code.js';
 import { createLogger } from '../../src/common/logging/logger.js';
@@ -10,6 +10,7 @@ import { dataSourceOptions } from '../../src/database/data-source.js';
 import { AnonUsageRepository } from '../../src/usage/anon-usage.repository.js';
 import { CreditsRepository } from '../../src/usage/credits.repository.js';
 import type { Reservation } from '../../src/usage/reservation.js';
+import { Sql } from '../../src/database/sql.js';
 import { UsageService } from '../../src/usage/usage.service.js';
 import { UserEntity } from '../../src/users/user.entity.js';
 import { UsersRepository } from '../../src/users/users.repository.js';
@@ -19,18 +20,30 @@ import { createTestDatabase, type TestDatabase } from '../support/db.js';
 const MODEL = { id: 'test-model', inputPrice: 1000, outputPrice: 1000 };
 const INITIAL = 1000;
 
+// The repository's reads, on one instance's pool.
+function creditReads(sql: Sql) {
+  const repo = new CreditsRepository();
+  return {
+    findAccount: (userId: string) => repo.findAccount(sql, userId),
+    ledgerBalance: (userId: string) => repo.ledgerBalance(sql, userId),
+    ledgerReserved: (userId: string) => repo.ledgerReserved(sql, userId),
+    listEntries: (userId: string, limit: number) => repo.listEntries(sql, userId, limit),
+    findEntriesByKey: (key: string) => repo.findEntriesByKey(sql, key),
+  };
+}
+
 interface Instance {
   dataSource: DataSource;
-  credits: CreditsRepository;
+  credits: ReturnType<typeof creditReads>;
   sut: UsageService;
 }
 
 async function startInstance(url: string, config: AppConfig): Promise<Instance> {
   const dataSource = new DataSource(dataSourceOptions(url));
   await dataSource.initialize();
-  const credits = new CreditsRepository(dataSource);
-  const sut = new UsageService(config, credits, new AnonUsageRepository(dataSource), createLogger('silent'));
-  return { dataSource, credits, sut };
+  const sql = Sql.of(dataSource);
+  const sut = new UsageService(config, sql, new CreditsRepository(), new AnonUsageRepository(), createLogger('silent'));
+  return { dataSource, credits: creditReads(sql), sut };
 }
 
 describe(UsageService.name + ' (credits)', () => {

@@ -21,10 +21,12 @@ export interface TestAppOptions {
   env?: Record<string, string>;
   // Share a database between apps (e.g. two instances); otherwise each app gets a fresh one.
   database?: TestDatabase;
+  // Receives the app's log lines (JSON), at LOG_LEVEL (set it in env).
+  logLines?: string[];
 }
 
 // Boots the real application on a free port against its own cloned database.
-export async function startTestApp({ env = {}, database }: TestAppOptions = {}): Promise<TestApp> {
+export async function startTestApp({ env = {}, database, logLines }: TestAppOptions = {}): Promise<TestApp> {
   const db = database ?? (await createTestDatabase());
   const dataDir = await mkdtemp(path.join(os.tmpdir(), 'chat-test-data-'));
   const config = loadConfig({
@@ -35,7 +37,7 @@ export async function startTestApp({ env = {}, database }: TestAppOptions = {}):
     ...env,
     DATABASE_URL: db.url,
   });
-  const logger = createLogger(config.logLevel);
+  const logger = createLogger(config.logLevel, logLines ? { write: (line) => void logLines.push(line) } : undefined);
   const app = await createApp(config, logger, db.url);
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;

@@ -17,7 +17,7 @@ export type FakeAnthropicScenario =
   | {
       kind: 'text';
       chunks: string[];
-      chunkDelayMs?: number; // between deltas (default 15)
+      chunkDelayMs?: number; // between deltas (default 15; 0: no pause at all)
       firstTokenDelayMs?: number; // after message_start, before the first delta (default 0)
       noise?: boolean; // extra pings and an unknown event type between deltas
       thinking?: string; // a thinking block (thinking_delta, signature_delta) before the text block
@@ -29,7 +29,11 @@ export type FakeAnthropicScenario =
   // An HTTP error answer with Anthropic's error JSON; 429 carries `retry-after: 0` unless headers say otherwise.
   | { kind: 'http-error'; status: number; errorType?: string; message?: string; headers?: Record<string, string> }
   // `afterChunks` deltas, then the TCP connection is destroyed mid-stream.
-  | { kind: 'drop'; chunks: string[]; afterChunks: number; chunkDelayMs?: number };
+  | { kind: 'drop'; chunks: string[]; afterChunks: number; chunkDelayMs?: number }
+  // The request is read and never answered: no status line, no byte, until the client leaves.
+  | { kind: 'hang' }
+  // `afterChunks` deltas, then silence (no event, no ping) with the connection left open.
+  | { kind: 'stall'; chunks: string[]; afterChunks: number; chunkDelayMs?: number };
 
 export const FAKE_ANTHROPIC_REPLY = 'Hello from the fake Anthropic upstream.';
 
@@ -53,6 +57,8 @@ export const FAKE_MARKERS = {
   overloaded: { kind: 'stream-error', chunks: replyChunks, afterChunks: 2 },
   'overloaded-early': { kind: 'stream-error', chunks: replyChunks, afterChunks: 0 },
   drop: { kind: 'drop', chunks: replyChunks, afterChunks: 2 },
+  hang: { kind: 'hang' },
+  stall: { kind: 'stall', chunks: replyChunks, afterChunks: 2 },
   '429': { kind: 'http-error', status: 429 },
   '529': { kind: 'http-error', status: 529 },
   error500: { kind: 'http-error', status: 500 },
@@ -102,6 +108,7 @@ async function handleAnthropic(ctx: FakeExchange<FakeAnthropicScenario>): Promis
     const headers = scenario.status === 429 ? { 'retry-after': '0', ...scenario.headers } : scenario.headers;
     return anthropicError(ctx, scenario.status, scenario.errorType ?? type, scenario.message ?? message, headers);
   }
+  if (scenario.kind === 'hang') return;
 
   const messageId = `msg_fake_${String(record.index + 1).padStart(4, '0')}`;
   const inputTokens = (scenario.kind === 'text' ? scenario.inputTokens : undefined) ?? Math.max(1, Math.ceil(requestChars(body) / 4));
@@ -147,7 +154,8 @@ async function handleAnthropic(ctx: FakeExchange<FakeAnthropicScenario>): Promis
   let stopReason = scenario.kind === 'text' ? (scenario.stopReason ?? 'end_turn') : 'end_turn';
   if (scenario.kind === 'text' && scenario.firstTokenDelayMs) await ctx.sleep(scenario.firstTokenDelayMs);
   for (let i = 0; i < limit && ctx.alive(); i++) {
-    if (i > 0) await ctx.sleep(chunkDelayMs);
+    // chunkDelayMs 0: as fast as the connection takes them (a timer would add 1 ms each).
+    if (i > 0 && chunkDelayMs > 0) await ctx.sleep(chunkDelayMs);
     let text = scenario.chunks[i % scenario.chunks.length];
     if (reply.text.length + text.length > maxChars) {
       text = text.slice(0, maxChars - reply.text.length);
@@ -171,6 +179,7 @@ async function handleAnthropic(ctx: FakeExchange<FakeAnthropicScenario>): Promis
     return ctx.end();
   }
   if (scenario.kind === 'drop') return ctx.drop();
+  if (scenario.kind === 'stall') return;
 
   await send('content_block_stop', { type: 'content_block_stop', index });
   await send('message_delta', {

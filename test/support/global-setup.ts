@@ -1,6 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { createLogger } from '../../src/common/logging/logger.js';
@@ -16,6 +18,9 @@ let embedded: RunningPostgres | undefined;
 let tempDir: string | undefined;
 
 export async function setup(project: TestProject) {
+  // The web page loads the typed client's compiled modules (served from dist/client): built from
+  // the current sources for every run, without the declarations (npm run build makes those).
+  execFileSync(process.execPath, [fileURLToPath(new URL('../../client/build.mjs', import.meta.url)), '--js-only'], { stdio: 'inherit' });
   let serverUrl = process.env.DATABASE_URL;
   if (!serverUrl) {
     tempDir = await mkdtemp(path.join(os.tmpdir(), 'chat-test-pg-'));

@@ -2,7 +2,11 @@ import { EventEmitter } from 'node:events';
 import type { Request, Response } from 'express';
 import { describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/app-config.js';
-import type { GenerationHandle, GenerationService } from '../../src/messages/generation/generation.service.js';
+import type { GenerationHandle } from '../../src/messages/generation/generation-registry.js';
+import type { RegenerateMessage } from '../../src/messages/generation/regenerate-message.use-case.js';
+import type { ResumeGeneration } from '../../src/messages/generation/resume-generation.use-case.js';
+import type { SendMessage } from '../../src/messages/generation/send-message.use-case.js';
+import type { StopGeneration } from '../../src/messages/generation/stop-generation.use-case.js';
 import { MessagesController } from '../../src/messages/messages.controller.js';
 import { SendMessageDto } from '../../src/messages/dto/send-message.dto.js';
 
@@ -14,6 +18,7 @@ describe(MessagesController.name, () => {
     const handle: GenerationHandle = {
       messageId: crypto.randomUUID(),
       chatId: crypto.randomUUID(),
+      attached: false,
       follow: async () => {
         calls.follow++;
         return () => undefined;
@@ -25,6 +30,9 @@ describe(MessagesController.name, () => {
     return { handle, calls };
   }
 
+  const controller = (sendMessage: SendMessage) =>
+    new MessagesController(sendMessage, {} as RegenerateMessage, {} as StopGeneration, {} as ResumeGeneration, loadConfig({}));
+
   function fakeResponse(): Response & EventEmitter {
     const res = new EventEmitter() as Response & EventEmitter;
     Object.assign(res, {
@@ -32,6 +40,7 @@ describe(MessagesController.name, () => {
       setHeader: () => res,
       flushHeaders: () => undefined,
       write: () => true,
+      writableLength: 0,
       end: () => res,
       writableEnded: false,
       destroyed: false,
@@ -43,8 +52,8 @@ describe(MessagesController.name, () => {
   it('releases a generation whose client left before the engine answered, and writes nothing', async () => {
     const { handle, calls } = fakeHandle();
     let answer!: (h: GenerationHandle) => void;
-    const engine = { send: () => new Promise<GenerationHandle>((resolve) => (answer = resolve)) } as unknown as GenerationService;
-    const sut = new MessagesController(engine, loadConfig({}));
+    const sendMessage = { execute: () => new Promise<GenerationHandle>((resolve) => (answer = resolve)) } as unknown as SendMessage;
+    const sut = controller(sendMessage);
     const res = fakeResponse();
     const dto = Object.assign(new SendMessageDto(), { content: 'hi' });
 
@@ -59,8 +68,7 @@ describe(MessagesController.name, () => {
 
   it('releases once when the client leaves mid-stream', async () => {
     const { handle, calls } = fakeHandle();
-    const engine = { send: async () => handle } as unknown as GenerationService;
-    const sut = new MessagesController(engine, loadConfig({}));
+    const sut = controller({ execute: async () => handle } as unknown as SendMessage);
     const res = fakeResponse();
     await sut.send(Object.assign(new SendMessageDto(), { content: 'hi' }), { kind: 'anonymous', anonId: crypto.randomUUID() }, { ip: '127.0.0.1', socket: {} } as unknown as Request, res);
     expect(calls.follow).toBe(1);

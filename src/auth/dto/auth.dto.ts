@@ -1,7 +1,7 @@
 import { Transform } from 'class-transformer';
 import { trim } from '../../common/transforms.js';
 import { IsEmail, IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
-
+import { UsageInfo } from '../../usage/usage-info.js';
 
 export class RegisterDto {
   @Transform(trim) @IsEmail({}, { message: 'email must be an email address' }) @MaxLength(320)
@@ -20,4 +20,25 @@ export class LoginDto {
 
   @IsString() @MinLength(1) @MaxLength(200)
   password: string;
+}
+
+export class UserView {
+  id: string;
+  email: string;
+  name: string | null;
+  created_at: string;
+}
+
+// Register and login: a bearer token for the Authorization header.
+export class AuthResponse {
+  access_token: string;
+  token_type: 'Bearer';
+  // Seconds until the token expires.
+  expires_in: number;
+  user: UserView;
+}
+
+export class MeResponse {
+  user: UserView;
+  usage: UsageInfo;
 }

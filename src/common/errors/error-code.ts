@@ -14,6 +14,13 @@ export enum ErrorCode {
   ANON_LIMIT_REACHED = 'ANON_LIMIT_REACHED',
   RATE_LIMITED = 'RATE_LIMITED',
   IDEMPOTENCY_CONFLICT = 'IDEMPOTENCY_CONFLICT',
+  CONCURRENCY_LIMIT = 'CONCURRENCY_LIMIT',
+  PAYLOAD_TOO_LARGE = 'PAYLOAD_TOO_LARGE',
+  UNSUPPORTED_DOCUMENT = 'UNSUPPORTED_DOCUMENT',
+  PROJECT_NOT_FOUND = 'PROJECT_NOT_FOUND',
+  DOCUMENT_NOT_FOUND = 'DOCUMENT_NOT_FOUND',
+  SHUTTING_DOWN = 'SHUTTING_DOWN',
+  SERVER_BUSY = 'SERVER_BUSY',
   PROVIDER_OVERLOADED = 'PROVIDER_OVERLOADED',
   PROVIDER_ERROR = 'PROVIDER_ERROR',
   STOPPED = 'STOPPED',
@@ -35,6 +42,13 @@ const STATUS: Record<ErrorCode, number> = {
   [ErrorCode.ANON_LIMIT_REACHED]: 429,
   [ErrorCode.RATE_LIMITED]: 429,
   [ErrorCode.IDEMPOTENCY_CONFLICT]: 409,
+  [ErrorCode.CONCURRENCY_LIMIT]: 429,
+  [ErrorCode.PAYLOAD_TOO_LARGE]: 413,
+  [ErrorCode.UNSUPPORTED_DOCUMENT]: 415,
+  [ErrorCode.PROJECT_NOT_FOUND]: 404,
+  [ErrorCode.DOCUMENT_NOT_FOUND]: 404,
+  [ErrorCode.SHUTTING_DOWN]: 503,
+  [ErrorCode.SERVER_BUSY]: 503,
   [ErrorCode.PROVIDER_OVERLOADED]: 503,
   [ErrorCode.PROVIDER_ERROR]: 502,
   [ErrorCode.STOPPED]: 499,
@@ -45,7 +59,16 @@ export function statusOf(code: ErrorCode): number {
   return STATUS[code];
 }
 
+const RETRYABLE = new Set<ErrorCode>([
+  ErrorCode.PROVIDER_OVERLOADED,
+  ErrorCode.RATE_LIMITED,
+  ErrorCode.INTERNAL_ERROR,
+  ErrorCode.CONCURRENCY_LIMIT,
+  ErrorCode.SHUTTING_DOWN,
+  ErrorCode.SERVER_BUSY,
+]);
+
 // Whether a client may usefully retry the same request later.
 export function isRetryable(code: ErrorCode): boolean {
-  return code === ErrorCode.PROVIDER_OVERLOADED || code === ErrorCode.RATE_LIMITED || code === ErrorCode.INTERNAL_ERROR;
+  return RETRYABLE.has(code);
 }

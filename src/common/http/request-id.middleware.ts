@@ -8,6 +8,8 @@ const CLIENT_ID = /^[A-Za-z0-9._-]{1,64}$/;
 declare module 'express-serve-static-core' {
   interface Request {
     requestId: string;
+    // performance.now() when the request arrived: where time to first delta starts.
+    receivedAt: number;
   }
 }
 
@@ -18,6 +20,7 @@ export function requestIdMiddleware(logger: AppLogger) {
     const incoming = req.header('x-request-id');
     const requestId = incoming && CLIENT_ID.test(incoming) ? incoming : randomUUID();
     req.requestId = requestId;
+    req.receivedAt = performance.now();
     res.setHeader('x-request-id', requestId);
     const started = process.hrtime.bigint();
     res.on('close', () => {

@@ -1,12 +1,12 @@
 import type { LoggerService } from '@nestjs/common';
-import { pino, type Logger } from 'pino';
+import { pino, type Logger, type LoggerOptions } from 'pino';
 import { currentRequestId } from './request-context.js';
 
 export type AppLogger = Logger;
 
-// JSON lines on stdout; the request id of the current request is added to each line.
-export function createLogger(level: string): AppLogger {
-  return pino({
+// JSON lines on stdout (or `destination`); the request id of the current request is added to each line.
+export function createLogger(level: string, destination?: { write(line: string): void }): AppLogger {
+  const options: LoggerOptions = {
     level,
     base: undefined,
     timestamp: pino.stdTimeFunctions.isoTime,
@@ -19,7 +19,8 @@ export function createLogger(level: string): AppLogger {
       paths: ['password', '*.password', 'authorization', '*.authorization', 'access_token', '*.access_token', 'token', '*.token'],
       censor: '[redacted]',
     },
-  });
+  };
+  return destination ? pino(options, destination) : pino(options);
 }
 
 // Nest's own messages (module init, route map) go through the same JSON logger.

@@ -13,36 +13,73 @@ export interface SseFrame {
   data: unknown;
 }
 
-export function formatFrame({ id, event, data }: SseFrame): string {
-  const idLine = id === undefined ? '' : `id: ${id}\n`;
-  return `${idLine}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+// A frame is serialised once, however many responses and sockets it reaches: the JSON of its
+// data and its SSE text are kept with the frame object.
+const dataJson = new WeakMap<SseFrame, string>();
+const sseText = new WeakMap<SseFrame, string>();
+
+export function jsonOf(frame: SseFrame): string {
+  let json = dataJson.get(frame);
+  if (json === undefined) {
+    json = JSON.stringify(frame.data);
+    dataJson.set(frame, json);
+  }
+  return json;
+}
+
+export function formatFrame(frame: SseFrame): string {
+  let text = sseText.get(frame);
+  if (text === undefined) {
+    const idLine = frame.id === undefined ? '' : `id: ${frame.id}\n`;
+    text = `${idLine}event: ${frame.event}\ndata: ${jsonOf(frame)}\n\n`;
+    sseText.set(frame, text);
+  }
+  return text;
+}
+
+export interface SseWriterOptions {
+  pingMs: number;
+  // Bytes a slow reader may leave unsent before the stream gives up on it.
+  maxBufferBytes: number;
+  // Called once when that happens; the response is then destroyed.
+  onOverflow?: () => void;
 }
 
 // Writes Server-Sent Events to a raw Express response: headers flushed at once, every frame
-// written as produced, a `: ping` comment whenever the stream has been quiet for pingMs.
+// written as produced, a `: ping` comment whenever the stream has been quiet for pingMs. Writes
+// honour back-pressure: what the socket has not taken stays buffered up to maxBufferBytes.
 export class SseWriter {
   private pingTimer?: NodeJS.Timeout;
+  // When the next ping is due; the timer is re-armed only when it fires early, so a frame every
+  // few milliseconds does not cost a timer each.
+  private pingDue = 0;
   private closed = false;
 
   constructor(
     private readonly res: Response,
-    private readonly pingMs: number,
+    private readonly options: SseWriterOptions,
   ) {
-    res.on('close', () => this.stopPing());
+    res.on('close', () => {
+      this.closed = true;
+      this.stopPing();
+    });
   }
 
-  open(status = 200): void {
+  open(status = 200, headers: Record<string, string> = {}): void {
     this.res.status(status);
-    for (const [name, value] of Object.entries(SSE_HEADERS)) this.res.setHeader(name, value);
+    for (const [name, value] of Object.entries({ ...SSE_HEADERS, ...headers })) this.res.setHeader(name, value);
     this.res.socket?.setNoDelay(true);
     this.res.flushHeaders();
     this.schedulePing();
   }
 
   send(frame: SseFrame): void {
-    if (this.isGone()) return;
-    this.res.write(formatFrame(frame));
-    this.schedulePing();
+    this.write(formatFrame(frame));
+  }
+
+  // A frame of data alone, already serialised (the AI SDK's UI message stream names no events).
+  sendData(text: string): void {
+    this.write(`data: ${text}\n\n`);
   }
 
   end(): void {
@@ -54,18 +91,40 @@ export class SseWriter {
     return this.closed || this.res.writableEnded || this.res.destroyed;
   }
 
+  private write(text: string): void {
+    if (this.isGone()) return;
+    if (!this.res.write(text) && this.res.writableLength > this.options.maxBufferBytes) {
+      this.closed = true;
+      this.stopPing();
+      this.options.onOverflow?.();
+      this.res.destroy();
+      return;
+    }
+    this.schedulePing();
+  }
+
   private schedulePing(): void {
-    this.stopPing();
+    this.pingDue = Date.now() + this.options.pingMs;
+    if (this.pingTimer) return;
+    this.armPing(this.options.pingMs);
+  }
+
+  private armPing(ms: number): void {
     this.pingTimer = setTimeout(() => {
+      this.pingTimer = undefined;
       if (this.isGone()) return;
-      this.res.write(': ping\n\n');
-      this.schedulePing();
-    }, this.pingMs);
+      const wait = this.pingDue - Date.now();
+      if (wait > 0) {
+        this.armPing(wait);
+        return;
+      }
+      this.write(': ping\n\n');
+    }, ms);
     this.pingTimer.unref();
   }
 
   private stopPing(): void {
-    if (this.res.destroyed) this.closed = true;
     if (this.pingTimer) clearTimeout(this.pingTimer);
+    this.pingTimer = undefined;
   }
 }

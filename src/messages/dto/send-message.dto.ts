@@ -1,32 +1,11 @@
-import { Type } from 'class-transformer';
-import type { Identity } from '../../auth/identity.js';
-import type { SendCommand } from '../generation/generation.service.js';
-import { IsBoolean, IsInt, IsNumber, IsOptional, IsString, IsUUID, Length, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { Transform, Type } from 'class-transformer';
+import { lower } from '../../common/transforms.js';
+import { IsInt, IsOptional, IsUUID, Max, Min } from 'class-validator';
+import type { Identity } from '../../common/identity.js';
+import type { SendCommand } from '../generation/send-message.use-case.js';
+import type { SendMessageDto } from './stream-bodies.dto.js';
 
-// The send body, for POST /messages/send and the socket's send_message alike. The upper bound of
-// content is MAX_CONTENT_CHARS, checked by the engine; this cap only stops absurd payloads.
-export class SendMessageDto {
-  @IsOptional() @IsUUID('all', { message: 'chat_id must be a UUID' })
-  chat_id?: string;
-
-  @IsOptional() @IsString() @Length(1, 100)
-  model?: string;
-
-  @IsString() @MinLength(1, { message: 'content must not be empty' }) @MaxLength(1_000_000)
-  content: string;
-
-  @IsOptional() @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) @Max(1)
-  temperature?: number;
-
-  @IsOptional() @IsInt() @Min(1)
-  max_tokens?: number;
-
-  @IsOptional() @IsString() @Length(1, 64)
-  client_message_id?: string;
-
-  @IsOptional() @IsBoolean()
-  keep_generating?: boolean;
-}
+export { RegenerateDto, SendMessageDto } from './stream-bodies.dto.js';
 
 // The engine's command for a send body, whichever transport received it.
 export function sendCommandFrom(dto: SendMessageDto, identity: Identity, ip: string | undefined): SendCommand {
@@ -40,27 +19,10 @@ export function sendCommandFrom(dto: SendMessageDto, identity: Identity, ip: str
     maxTokens: dto.max_tokens,
     clientMessageId: dto.client_message_id,
     keepGenerating: dto.keep_generating,
+    // Lower case, as ids are compared and rooms named.
+    projectId: dto.project_id?.toLowerCase(),
+    useDocuments: dto.use_documents,
   };
-}
-
-export class RegenerateDto {
-  @IsUUID('all', { message: 'chat_id must be a UUID' })
-  chat_id: string;
-
-  @IsOptional() @IsUUID('all', { message: 'message_id must be a UUID' })
-  message_id?: string;
-
-  @IsOptional() @IsString() @Length(1, 100)
-  model?: string;
-
-  @IsOptional() @IsNumber({ allowNaN: false, allowInfinity: false }) @Min(0) @Max(1)
-  temperature?: number;
-
-  @IsOptional() @IsInt() @Min(1)
-  max_tokens?: number;
-
-  @IsOptional() @IsBoolean()
-  keep_generating?: boolean;
 }
 
 export class TestSseQuery {
@@ -72,6 +34,23 @@ export class TestSseQuery {
 }
 
 export class MessageIdParam {
-  @IsUUID('all', { message: 'message_id must be a UUID' })
+  @Transform(lower) @IsUUID('all', { message: 'message_id must be a UUID' })
   message_id: string;
+}
+
+export class StopResponse {
+  message_id: string;
+  // The stored status when the answer ran here ("stopped", or how it had ended); "stopping"
+  // when another instance was told to stop it.
+  status: string;
+}
+
+export class TestSseMessage {
+  counter: number;
+  message: string;
+  timestamp: string;
+}
+
+export class TestSseComplete {
+  message: string;
 }

@@ -3,7 +3,8 @@ import type { GenerationEvent } from '../stream-events.js';
 // The ordered events of one generation, kept for a while so that a client can resume with
 // Last-Event-ID: read what it missed, then follow live.
 export interface GenerationLog {
-  append(messageId: string, event: GenerationEvent): Promise<void>;
+  // In memory this returns nothing: the per-delta path awaits no I/O on a single instance.
+  append(messageId: string, event: GenerationEvent): void | Promise<void>;
   // Marks the end: followers stop after the last event; the log expires later.
   close(messageId: string): Promise<void>;
   // Calls onEvent for every event with seq > afterSeq, in order, without gaps or repeats, then live
@@ -42,16 +43,20 @@ interface Entry {
 }
 
 // Single-instance log in memory. Bounded: at most maxEvents per generation (the oldest are
-// trimmed) and kept for ttlMs after the end.
+// trimmed), kept for ttlMs after the end, and at most maxClosed ended logs at once (the oldest
+// go first; a resume then replays the stored message).
 export class MemoryGenerationLog implements GenerationLog {
   private readonly entries = new Map<string, Entry>();
+  // Ended logs, oldest first (a Map keeps insertion order).
+  private readonly closedOrder = new Map<string, true>();
 
   constructor(
     private readonly maxEvents = 20_000,
     private readonly ttlMs = 15 * 60_000,
+    private readonly maxClosed = 5_000,
   ) {}
 
-  async append(messageId: string, event: GenerationEvent): Promise<void> {
+  append(messageId: string, event: GenerationEvent): void {
     const entry = this.entry(messageId);
     if (entry.closed) return;
     entry.events.push(event);
@@ -65,8 +70,10 @@ export class MemoryGenerationLog implements GenerationLog {
     entry.closed = true;
     for (const follower of entry.followers) follower.onEnd();
     entry.followers.clear();
-    entry.expiry = setTimeout(() => this.entries.delete(messageId), this.ttlMs);
+    entry.expiry = setTimeout(() => this.forget(messageId), this.ttlMs);
     entry.expiry.unref();
+    this.closedOrder.set(messageId, true);
+    if (this.closedOrder.size > this.maxClosed) this.forget(this.closedOrder.keys().next().value!);
   }
 
   async follow(messageId: string, afterSeq: number, handlers: FollowHandlers): Promise<() => void> {
@@ -88,8 +95,13 @@ export class MemoryGenerationLog implements GenerationLog {
   async discard(messageId: string): Promise<void> {
     if (!this.entries.has(messageId)) return;
     await this.close(messageId);
+    this.forget(messageId);
+  }
+
+  private forget(messageId: string): void {
     clearTimeout(this.entries.get(messageId)?.expiry);
     this.entries.delete(messageId);
+    this.closedOrder.delete(messageId);
   }
 
   private entry(messageId: string): Entry {
