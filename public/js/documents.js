@@ -110,7 +110,16 @@ export async function loadDocuments() {
     const { documents } = await listDocuments('', projectId ? { projectId } : {}, OPTIONS);
     if (state.projectId !== projectId) return;
     // Without a project: the documents outside any project, which is what those chats search.
-    state.documents = new Map(documents.filter((d) => (d.project_id ?? '') === projectId).map((d) => [d.id, d]));
+    // The list may have left the server before pushes that reached this tab: keep the furthest.
+    state.documents = new Map(
+      documents
+        .filter((d) => (d.project_id ?? '') === projectId)
+        .map((d) => {
+          const pushed = early.get(d.id);
+          early.delete(d.id);
+          return [d.id, furthest(furthest(d, state.documents.get(d.id)), pushed && withStatus(d, pushed))];
+        }),
+    );
     el.documentList.dataset.loaded = 'true';
     renderDocuments();
   } catch (error) {
@@ -184,7 +193,7 @@ async function uploadOne(file) {
     early.delete(document.id);
     const answered = pushed ? withStatus(document, pushed) : document;
     const known = state.documents.get(document.id);
-    if (state.projectId === projectId) state.documents.set(document.id, known && known.progress >= answered.progress ? known : answered);
+    if (state.projectId === projectId) state.documents.set(document.id, furthest(answered, known));
     if (pushed?.status === 'failed') showNotice(`“${file.name}” could not be used: ${pushed.error ?? 'it could not be read'}.`);
     renderDocuments();
     const current = state.documents.get(document.id) ?? answered;
@@ -217,6 +226,14 @@ function renderUpload() {
 // The last status pushed for a document this page does not know yet: its upload's answer may
 // still be on the way. A few are kept, the oldest dropped first.
 const early = new Map();
+
+// Processing only moves forward: ready or failed beats processing, more progress beats less; a
+// tie keeps the first (the fresher copy, when the caller passes that first).
+function furthest(a, b) {
+  if (!a || !b) return a ?? b;
+  const stage = (d) => (d.status === 'processing' ? (d.progress ?? 0) : 101);
+  return stage(b) > stage(a) ? b : a;
+}
 
 function withStatus(doc, status) {
   return { ...doc, status: status.status, progress: status.progress, ...(status.chunk_count !== undefined ? { chunk_count: status.chunk_count } : {}), ...(status.error ? { error: status.error } : {}) };

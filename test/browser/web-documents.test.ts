@@ -123,6 +123,35 @@ describe('the web client with documents', () => {
     await screenshot(page, 'documents-sources');
   });
 
+  it('keeps a document ready when a list that left the server earlier arrives after its pushes', async () => {
+    const page = await openPage();
+    // The upload's answer is held until the pushes have come (so the page asks for the list), and
+    // that list answers late with the document as it was mid-processing.
+    let staleListDelivered!: () => void;
+    const delivered = new Promise<void>((resolve) => (staleListDelivered = resolve));
+    let stale = true;
+    await page.route((url) => url.pathname === '/api/v1/documents', async (route) => {
+      const response = await route.fetch();
+      if (route.request().method() === 'POST') {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        return route.fulfill({ response });
+      }
+      const body = (await response.json()) as { documents: Array<Record<string, unknown>> };
+      if (!stale || body.documents.length === 0) return route.fulfill({ response });
+      stale = false;
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await route.fulfill({ response, json: { documents: body.documents.map((d) => ({ ...d, status: 'processing', progress: 35 })) } });
+      staleListDelivered();
+    });
+    await page.locator('#upload-input').setInputFiles([{ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('The spare key is under the blue flowerpot.') }]);
+    await delivered;
+    // Time for the page to read and render that list; before the fix it showed "Processing 35%".
+    await page.waitForTimeout(300);
+    await page.locator('.document-item[data-status="ready"]').waitFor({ timeout: 5000 });
+    expect(await page.locator('.document-item').count()).toBe(1);
+    expect(await page.locator('#upload-status').isHidden()).toBe(true);
+  });
+
   it('says why a file is refused, and deletes a document', async () => {
     const page = await openPage();
     await page.locator('#upload-input').setInputFiles([{ name: 'photo.md', mimeType: 'text/markdown', buffer: Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0]) }]);
