@@ -3,6 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import type { Repository } from 'typeorm';
 import { ownerColumns, type Identity } from '../common/identity.js';
 import type { Queryable } from '../database/sql.js';
+import type { ChatTurn } from '../llm/llm.types.js';
 import type { MessageSource } from '../messages/stream-events.js';
 import { ChatEntity } from './chat.entity.js';
 import { ClientChatEntity } from './client-chat.entity.js';
@@ -66,11 +67,6 @@ export interface Checkpoint {
   tail: string;
 }
 
-export interface ConversationTurn {
-  role: 'user' | 'assistant';
-  content: string;
-}
-
 // How many of a chat's newest messages are read for the model; the token budget trims further.
 const HISTORY_ROWS = 400;
 
@@ -83,13 +79,6 @@ interface ChatRow {
 }
 
 const CONVERSATION = `SELECT role, content FROM (
-     SELECT role, content, created_at FROM messages
-     WHERE chat_id = $1 AND created_at <= (SELECT created_at FROM messages WHERE id = $2)
-       AND (role = 'user' OR (status IN ('complete', 'stopped') AND content <> ''))
-     ORDER BY created_at DESC LIMIT $3
-   ) recent ORDER BY created_at`;
-
-const CONVERSATION_OF_MESSAGE = `SELECT role, content FROM (
      SELECT role, content, created_at FROM messages
      WHERE chat_id = (SELECT chat_id FROM messages WHERE id = $1) AND created_at <= (SELECT created_at FROM messages WHERE id = $1)
        AND (role = 'user' OR (status IN ('complete', 'stopped') AND content <> ''))
@@ -208,14 +197,10 @@ export class MessagesRepository {
 
   // The conversation as the model should see it, up to a user message: oldest first, superseded
   // and failed answers left out; the newest HISTORY_ROWS at most. Compared in SQL: JavaScript
-  // dates would drop the microseconds of created_at. chatId null: the chat of that message
-  // (one found by its client chat id earlier in the same transaction).
-  async conversation(q: Queryable, chatId: string | null, upToMessageId: string): Promise<ConversationTurn[]> {
-    const rows =
-      chatId === null
-        ? await q.query<ConversationTurn>(CONVERSATION_OF_MESSAGE, [upToMessageId, HISTORY_ROWS])
-        : await q.query<ConversationTurn>(CONVERSATION, [chatId, upToMessageId, HISTORY_ROWS]);
-    return rows.map((r) => ({ role: r.role, content: r.content }));
+  // dates would drop the microseconds of created_at. The chat is that message's (it may have
+  // been written earlier in the same transaction).
+  conversation(q: Queryable, upToMessageId: string): Promise<ChatTurn[]> {
+    return q.query<ChatTurn>(CONVERSATION, [upToMessageId, HISTORY_ROWS]);
   }
 
   // Only a message still streaming is finished: a second finish (e.g. the crash sweeper racing a

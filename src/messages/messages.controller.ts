@@ -142,10 +142,7 @@ export class MessagesController {
 
   // A client that stops reading is let go once its buffer is full, like one that left.
   private stream(res: Response, afterSeq: number, open: () => Promise<GenerationHandle>): Promise<void> {
-    return followGeneration(res, afterSeq, open, (_handle, leave) => {
-      const writer = new SseWriter(res, { pingMs: this.config.ssePingIntervalMs, maxBufferBytes: this.config.sseMaxBufferBytes, onOverflow: leave });
-      return { open: () => writer.open(), send: (frame) => writer.send(frame), end: () => writer.end(), isGone: () => writer.isGone() };
-    });
+    return followGeneration(res, afterSeq, open, (_handle, leave) => new SseWriter(res, { pingMs: this.config.ssePingIntervalMs, maxBufferBytes: this.config.sseMaxBufferBytes, onOverflow: leave }));
   }
 
   // A deployment check that needs no identity and touches no model: `curl -N .../test-sse`.

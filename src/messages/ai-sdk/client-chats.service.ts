@@ -1,10 +1,9 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { ChatsRepository } from '../../chats/chats.repository.js';
 import { MessagesRepository } from '../../chats/messages.repository.js';
 import { AppException } from '../../common/errors/app.exception.js';
 import { ErrorCode } from '../../common/errors/error-code.js';
 import { ownerKey, type Identity } from '../../common/identity.js';
-import { GENERATION_LOG, type GenerationLog } from '../generation/generation-log.js';
 import type { GenerationHandle } from '../generation/generation-registry.js';
 import { ResumeGeneration } from '../generation/resume-generation.use-case.js';
 
@@ -16,7 +15,6 @@ export class ClientChatsService {
     private readonly chats: ChatsRepository,
     private readonly messages: MessagesRepository,
     private readonly resume: ResumeGeneration,
-    @Inject(GENERATION_LOG) private readonly log: GenerationLog,
   ) {}
 
   // The chat to answer again: it must exist already.
@@ -32,7 +30,6 @@ export class ClientChatsService {
   async runningAnswer(identity: Identity, clientChatId: string): Promise<GenerationHandle | null> {
     const message = await this.messages.findStreamingInClientChat(ownerKey(identity), clientChatId);
     // Still "streaming" with no log: its process died and the sweeper has not closed it yet.
-    if (!message || !(await this.log.has(message.id))) return null;
-    return this.resume.handleFor(identity, message, { holds: false });
+    return message ? this.resume.live(message, false) : null;
   }
 }

@@ -1,5 +1,4 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import type { Identity } from '../../common/identity.js';
 import { APP_CONFIG } from '../../common/core.module.js';
 import { AppException } from '../../common/errors/app.exception.js';
 import { ErrorCode } from '../../common/errors/error-code.js';
@@ -14,11 +13,7 @@ export type StopCause = 'stopped_by_user' | 'client_disconnected' | 'shutdown';
 // A generation running in this process.
 export interface RunningGeneration {
   readonly messageId: string;
-  readonly chatId: string;
-  readonly owner: Identity;
   readonly abort: AbortController;
-  // Sockets that get its frames besides the chat's room: the socket that sent the message.
-  readonly audience: readonly string[];
   keepGenerating: boolean;
   // Transports following it; the last one to leave stops it unless keepGenerating.
   holders: number;

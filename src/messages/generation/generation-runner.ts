@@ -84,10 +84,7 @@ export class GenerationRunner {
     let markDone!: () => void;
     const generation: RunningGeneration = {
       messageId: ctx.assistantId,
-      chatId: ctx.chatId,
-      owner: ctx.identity,
       abort: new AbortController(),
-      audience: ctx.audience,
       keepGenerating: ctx.keepGenerating,
       holders: 0,
       done: new Promise<void>((resolve) => (markDone = resolve)),
@@ -154,9 +151,8 @@ export class GenerationRunner {
     let failure: AppException | undefined;
     const take = async (event: LlmEvent) => {
       if (event.type === 'delta') {
-        // PostgreSQL text cannot hold NUL: what is streamed is what is stored.
-        const delta = event.text.includes('\0') ? event.text.replaceAll('\0', '') : event.text;
-        if (delta === '') return;
+        // Storable as it is (LlmService's DeltaText: no NUL, well-formed) and never empty.
+        const delta = event.text;
         if (generation.content === '') this.metrics.ttft.observe({ model: ctx.model.id }, (performance.now() - ctx.receivedAt) / 1000);
         generation.content += delta;
         const appended = this.emit(run, 'assistant_delta', { chat_id: ctx.chatId, message_id: ctx.assistantId, delta });

@@ -44,10 +44,7 @@ export class RedisGenerationLog implements GenerationLog {
       // the stored message) and the incomplete log goes. A Redis that stopped answering runs it
       // when it answers again, after the frames queued before it; one that is gone lets the key
       // expire with its TTL.
-      const key = this.key(messageId);
-      await this.command()
-        .then((command) => this.redis.bounded(command.multi().publish(key, JSON.stringify({ end: true } satisfies Wire)).del(key).exec()))
-        .catch(() => undefined);
+      await this.endAndDelete(messageId).catch(() => undefined);
       return;
     }
     await this.write(messageId, '*', { end: true }).catch((error: unknown) => this.logger?.warn({ err: error, message_id: messageId }, 'could not close the generation log in Redis'));
@@ -105,8 +102,14 @@ export class RedisGenerationLog implements GenerationLog {
   async discard(messageId: string): Promise<void> {
     await this.local.discard(messageId);
     this.broken.delete(messageId);
-    await this.write(messageId, '*', { end: true });
-    await this.redis.bounded((await this.redis.command()).del(this.key(messageId)));
+    await this.endAndDelete(messageId);
+  }
+
+  // Followers elsewhere are ended and the log goes, in one transaction.
+  private async endAndDelete(messageId: string): Promise<void> {
+    const key = this.key(messageId);
+    const command = await this.command();
+    await this.redis.bounded(command.multi().publish(key, JSON.stringify({ end: true } satisfies Wire)).del(key).exec());
   }
 
   async has(messageId: string): Promise<boolean> {

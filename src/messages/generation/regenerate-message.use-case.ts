@@ -76,7 +76,7 @@ export class RegenerateMessage {
           replyToId: userMessage.id,
           assistant: { id: assistantId, model: model.id },
         });
-        const reading = this.messages.conversation(tx, cmd.chatId, userMessage.id);
+        const reading = this.messages.conversation(tx, userMessage.id);
         const scoping = this.scopes.resolveIn(tx, { identity: cmd.identity, userMessageId: userMessage.id, useDocuments: cmd.useDocuments });
         const [insertedResult, reservedResult, readResult, scopeResult] = await Promise.allSettled([inserting, reserving, reading, scoping]);
 

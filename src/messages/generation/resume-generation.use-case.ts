@@ -31,9 +31,8 @@ export class ResumeGeneration {
   async handleFor(identity: Identity, message: MessageEntity, options: { holds: boolean; keepGenerating?: boolean }): Promise<GenerationHandle> {
     const generation = this.registry.get(message.id);
     if (generation && options.keepGenerating) generation.keepGenerating = true;
-    if (await this.log.has(message.id)) {
-      return this.registry.handle(message.id, message.chatId, { generation, holds: options.holds, attached: true });
-    }
+    const live = await this.live(message, options.holds, generation);
+    if (live) return live;
     const usage = await this.usage.describe(identity);
     return {
       messageId: message.id,
@@ -46,5 +45,11 @@ export class ResumeGeneration {
       },
       release: () => undefined,
     };
+  }
+
+  // Its live log to follow (running here, or on any instance with Redis); null once it has none.
+  async live(message: MessageEntity, holds: boolean, generation = this.registry.get(message.id)): Promise<GenerationHandle | null> {
+    if (!(await this.log.has(message.id))) return null;
+    return this.registry.handle(message.id, message.chatId, { generation, holds, attached: true });
   }
 }

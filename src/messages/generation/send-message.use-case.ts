@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { toChatView } from '../../chats/chat-view.js';
+import type { MessageEntity } from '../../chats/message.entity.js';
 import { MessagesRepository } from '../../chats/messages.repository.js';
 import { APP_CONFIG } from '../../common/core.module.js';
 import { isUniqueViolation } from '../../common/db-errors.js';
@@ -81,7 +82,8 @@ export class SendMessage {
       admission = this.registry.admit();
     } catch (refusal) {
       // Full or draining: a retry of an earlier request still joins it (nothing new would run).
-      if (cmd.clientMessageId && (await this.messages.findByClientMessageId(owner, cmd.clientMessageId))) return this.joinEarlier(cmd, owner, requestHash!);
+      const earlier = cmd.clientMessageId ? await this.messages.findByClientMessageId(owner, cmd.clientMessageId) : null;
+      if (earlier) return this.joinEarlier(cmd, owner, requestHash!, earlier);
       throw refusal;
     }
     try {
@@ -101,7 +103,7 @@ export class SendMessage {
         });
         const reading =
           cmd.chatId || cmd.clientChatId
-            ? this.messages.conversation(tx, cmd.chatId ?? null, userMessageId)
+            ? this.messages.conversation(tx, userMessageId)
             : Promise.resolve([{ role: 'user' as const, content: cmd.content }]);
         // The new chat's project, and where the answer searches (nothing: no statement at all).
         const scoping = this.scopes.resolveIn(tx, { identity: cmd.identity, userMessageId, newChatProjectId: cmd.chatId ? undefined : cmd.projectId, useDocuments: cmd.useDocuments });
@@ -156,8 +158,8 @@ export class SendMessage {
     }
   }
 
-  private async joinEarlier(cmd: SendCommand, owner: string, requestHash: string): Promise<GenerationHandle> {
-    const earlier = await this.messages.findByClientMessageId(owner, cmd.clientMessageId!);
+  private async joinEarlier(cmd: SendCommand, owner: string, requestHash: string, found?: MessageEntity): Promise<GenerationHandle> {
+    const earlier = found ?? (await this.messages.findByClientMessageId(owner, cmd.clientMessageId!));
     if (!earlier) throw new AppException(ErrorCode.INTERNAL_ERROR, 'The earlier request could not be found');
     if (earlier.requestHash !== requestHash) {
       throw new AppException(ErrorCode.IDEMPOTENCY_CONFLICT, 'client_message_id was already used with a different request');
