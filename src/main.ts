@@ -4,7 +4,6 @@ import { createApp } from './app.js';
 import { createLogger } from './common/logging/logger.js';
 import { ConfigError, loadConfig } from './config/app-config.js';
 import { prepareDatabase } from './database/database.js';
-import { Lifecycle } from './health/lifecycle.js';
 import { GenerationRegistry } from './messages/generation/generation-registry.js';
 
 async function main() {
@@ -42,7 +41,6 @@ async function main() {
     }
     stopping = true;
     const registry = app.get(GenerationRegistry);
-    app.get(Lifecycle).startDraining();
     logger.info({ signal, running: registry.size, drain_ms: config.shutdownDrainMs }, 'shutting down: draining running answers');
     let code = 0;
     try {

@@ -62,8 +62,7 @@ export function guardInput<T>(input: T, limits: InputLimits = {}): T {
         // class-transformer builds nested objects with `new value.constructor()`: these keys
         // would make it call (or pollute) something that is not ours.
         if (PROTOTYPE_KEYS.has(key)) throw validationError(`${path} must not have a "${key}" key`);
-        checkString(key, `the keys of ${path}`);
-        if (wellFormed(key) !== key) throw validationError(`the keys of ${path} must be well-formed Unicode`);
+        if (checkString(key, `the keys of ${path}`) !== key) throw validationError(`the keys of ${path} must be well-formed Unicode`);
       }
       count(2);
       if (typeof child === 'string') {

@@ -2,7 +2,7 @@ import { ValidationPipe, type ArgumentMetadata, type ValidationError } from '@ne
 import { plainToInstance, type ClassConstructor } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { validationError } from './errors/app.exception.js';
-import { guardInput, type InputLimits } from './input-guard.js';
+import { guardInput } from './input-guard.js';
 
 const OPTIONS = { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: true } as const;
 
@@ -25,10 +25,11 @@ class GuardedValidationPipe extends ValidationPipe {
   }
 }
 
-export function validateDto<T extends object>(cls: ClassConstructor<T>, payload: unknown, limits?: InputLimits): T {
+// guarded: the caller has already passed the payload through guardInput (with its size limit).
+export function validateDto<T extends object>(cls: ClassConstructor<T>, payload: unknown, options: { guarded?: boolean } = {}): T {
   if (payload === undefined || payload === null) payload = {};
   if (typeof payload !== 'object' || Array.isArray(payload)) throw validationError('payload must be an object');
-  guardInput(payload, limits);
+  if (!options.guarded) guardInput(payload);
   const instance = plainToInstance(cls, payload);
   const errors = validateSync(instance, OPTIONS);
   if (errors.length > 0) throw validationError(summarize(errors));

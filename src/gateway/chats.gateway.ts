@@ -137,7 +137,7 @@ export class ChatsGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
       this.events.on('project.updated', ({ update }) => this.toRooms([projectRoom(update.project_id)])?.emit('project_updated', update)),
       this.events.on('projects.moved', ({ from, projectIds }) => {
         // The visitor's sockets (the identity they connected with) no longer own those rooms.
-        for (const id of projectIds) this.nsp.in(ownerRoom(ownerKey(from))).socketsLeave(projectRoom(id));
+        this.nsp.in(ownerRoom(ownerKey(from))).socketsLeave(projectIds.map(projectRoom));
       }),
     );
   }
@@ -386,7 +386,7 @@ export class ChatsGateway implements OnGatewayInit, OnGatewayConnection, OnGatew
       void this.guarded(socket, event, ack, async () => {
         // Size first, whatever the payload's shape: an oversized one is always PAYLOAD_TOO_LARGE.
         this.checkSize(payload);
-        const valid = dto ? validateDto(dto as unknown as ClassConstructor<object>, payload) : {};
+        const valid = dto ? validateDto(dto as unknown as ClassConstructor<object>, payload, { guarded: true }) : {};
         const result = await run(valid as RequestEventMap[K]['payload'], receivedAt);
         ack?.(result);
         if (answer) (socket.emit as (name: E, data: AnswerEventMap[E]) => void)(answer, result as AnswerEventMap[E]);

@@ -3,13 +3,13 @@ import { Injectable } from '@nestjs/common';
 // Where this instance is in its life, for readiness and for refusing new work while draining.
 @Injectable()
 export class Lifecycle {
-  private drainingSince?: number;
+  private isDraining = false;
 
   get draining(): boolean {
-    return this.drainingSince !== undefined;
+    return this.isDraining;
   }
 
   startDraining(): void {
-    this.drainingSince ??= Date.now();
+    this.isDraining = true;
   }
 }

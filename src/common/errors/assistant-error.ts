@@ -1,5 +1,4 @@
 import type { AssistantError } from '../../messages/stream-events.js';
-import { AppException } from './app.exception.js';
 import { isRetryable } from './error-code.js';
 import { normalizeError } from './to-app-exception.js';
 
@@ -7,7 +6,7 @@ import { normalizeError } from './to-app-exception.js';
 // stream (in a stream, or as the refusal frame of a streaming route), the socket rooms and the
 // pushes to an identity. Fields a client may use (resets_at, credits_required) come along.
 export function toAssistantError(error: unknown, ids: { chatId?: string; messageId?: string } = {}): AssistantError {
-  const exception = error instanceof AppException ? error : normalizeError(error).exception;
+  const { exception } = normalizeError(error);
   return {
     ...exception.details,
     ...(ids.chatId ? { chat_id: ids.chatId } : {}),

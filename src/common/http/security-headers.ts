@@ -29,7 +29,6 @@ export function securityHeaders(): Middleware {
   const headers = helmetHeaders();
   return (_req, res, next) => {
     res.setHeaders(headers);
-    res.removeHeader('X-Powered-By');
     next();
   };
 }

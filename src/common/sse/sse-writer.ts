@@ -13,25 +13,15 @@ export interface SseFrame {
   data: unknown;
 }
 
-// A frame is serialised once, however many responses and sockets it reaches: the JSON of its
-// data and its SSE text are kept with the frame object.
-const dataJson = new WeakMap<SseFrame, string>();
+// A frame is serialised once, however many responses it reaches: its SSE text is kept with the
+// frame object.
 const sseText = new WeakMap<SseFrame, string>();
-
-export function jsonOf(frame: SseFrame): string {
-  let json = dataJson.get(frame);
-  if (json === undefined) {
-    json = JSON.stringify(frame.data);
-    dataJson.set(frame, json);
-  }
-  return json;
-}
 
 export function formatFrame(frame: SseFrame): string {
   let text = sseText.get(frame);
   if (text === undefined) {
     const idLine = frame.id === undefined ? '' : `id: ${frame.id}\n`;
-    text = `${idLine}event: ${frame.event}\ndata: ${jsonOf(frame)}\n\n`;
+    text = `${idLine}event: ${frame.event}\ndata: ${JSON.stringify(frame.data)}\n\n`;
     sseText.set(frame, text);
   }
   return text;
