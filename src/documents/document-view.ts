@@ -62,12 +62,6 @@ export class DocumentStatusEvent {
   filename?: string;
 }
 
-// project_updated: pushed to the project's room. What `data` holds depends on `type`.
-export type ProjectUpdate =
-  | { project_id: string; type: 'document_added'; data: { document: DocumentView } }
-  | { project_id: string; type: 'document_deleted'; data: { document_id: string } }
-  | { project_id: string; type: 'renamed'; data: { project: ProjectView } };
-
 export class ProjectUpdateData {
   // type document_added.
   document?: DocumentView;

@@ -139,9 +139,8 @@ export class DocumentsRepository {
   }
 
   // Sign-up or login: the visitor's documents move to the user (see projects.repository.ts).
-  async transferAnonymous(q: Queryable, anonId: string, userId: string): Promise<number> {
-    const rows = await q.query(`UPDATE documents SET user_id = $1, anon_id = NULL WHERE anon_id = $2 RETURNING id`, [userId, anonId]);
-    return rows.length;
+  async transferAnonymous(q: Queryable, anonId: string, userId: string): Promise<void> {
+    await q.query(`UPDATE documents SET user_id = $1, anon_id = NULL WHERE anon_id = $2`, [userId, anonId]);
   }
 
   // --- The ingestion workers' statements -----------------------------------------------------

@@ -6,9 +6,7 @@ import { DomainEvents } from '../common/events/domain-events.js';
 import type { Identity } from '../common/identity.js';
 import { validateDto } from '../common/validation.js';
 import type { AppConfig, DocumentQuota } from '../config/app-config.js';
-import { Sql } from '../database/sql.js';
-import { projectNotFound } from '../projects/projects.service.js';
-import { ProjectsRepository } from '../projects/projects.repository.js';
+import { projectNotFound, ProjectsService } from '../projects/projects.service.js';
 import { toDocumentView, type DocumentView } from './document-view.js';
 import { DocumentsRepository, type DocumentUsage } from './documents.repository.js';
 import { UploadDocumentFields } from './dto/document.dto.js';
@@ -23,9 +21,8 @@ import type { Upload } from './upload/multipart-upload.js';
 export class DocumentsService {
   constructor(
     private readonly documents: DocumentsRepository,
-    private readonly projects: ProjectsRepository,
+    private readonly projects: ProjectsService,
     private readonly ingestion: DocumentIngestion,
-    private readonly sql: Sql,
     private readonly events: DomainEvents,
     @Inject(VECTOR_STORE) private readonly vectors: VectorStore,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -75,7 +72,7 @@ export class DocumentsService {
   }
 
   async list(owner: Identity, projectId?: string): Promise<{ documents: DocumentView[] }> {
-    if (projectId && !(await this.projects.findOwned(this.sql, projectId, owner))) throw projectNotFound();
+    if (projectId) await this.projects.require(owner, projectId);
     return { documents: (await this.documents.listOwned(owner, projectId)).map(toDocumentView) };
   }
 

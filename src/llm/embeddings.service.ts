@@ -36,10 +36,6 @@ export class EmbeddingsService {
     return this.client !== undefined;
   }
 
-  get model(): string | undefined {
-    return this.config.embeddingsModel;
-  }
-
   // One vector per text, in order. Throws a ProviderFailure when the server fails.
   async embed(texts: string[], options: { signal?: AbortSignal; timeoutMs?: number } = {}): Promise<number[][]> {
     if (!this.client) throw new Error('EMBEDDINGS_MODEL is not set');

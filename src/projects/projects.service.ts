@@ -44,7 +44,7 @@ export class ProjectsService {
   }
 
   async require(owner: Identity, projectId: string): Promise<void> {
-    if (!(await this.projects.findOwned(this.sql, projectId, owner))) throw projectNotFound();
+    if ((await this.projects.ownedIds([projectId], owner)).length === 0) throw projectNotFound();
   }
 }
 

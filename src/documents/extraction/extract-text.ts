@@ -1,4 +1,4 @@
-import { decodeText, type DocumentKind } from './detect-type.js';
+import { decodeText, MEDIA_TYPES, type DocumentKind } from './detect-type.js';
 import type { TextBlock } from './blocks.js';
 import { DocumentUnreadable } from './document-unreadable.js';
 import { defaultLimits, tooMuchText, type ExtractionLimits } from './limits.js';
@@ -31,6 +31,8 @@ export async function extractBlocks(kind: DocumentKind, bytes: Uint8Array, optio
   return blocks;
 }
 
+const KIND_OF_MEDIA_TYPE = new Map(Object.entries(MEDIA_TYPES).map(([kind, mediaType]) => [mediaType, kind as DocumentKind]));
+
 export function kindOfMediaType(mediaType: string): DocumentKind | undefined {
-  return ({ 'application/pdf': 'pdf', 'text/html': 'html', 'text/markdown': 'markdown', 'text/plain': 'text' } as Record<string, DocumentKind>)[mediaType];
+  return KIND_OF_MEDIA_TYPE.get(mediaType);
 }

@@ -16,10 +16,6 @@ import { DocumentUnreadable } from './document-unreadable.js';
 // through an indirect object, say). Image codecs (DCT, JPX, JBIG2, CCITT) end a chain: text
 // extraction does not decode images. Not covered: streams of an encrypted PDF (decrypted by
 // PDF.js only), whose compressed data cannot be read here.
-export async function checkPdfStreams(bytes: Uint8Array, maxTotal: number, signal?: AbortSignal): Promise<void> {
-  await measurePdfStreams(bytes, maxTotal, signal);
-}
-
 // What the streams decompress to, all stages together; throws past the limits.
 export async function measurePdfStreams(bytes: Uint8Array, maxTotal: number, signal?: AbortSignal): Promise<number> {
   const pdf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -3,7 +3,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { paragraphs, type TextBlock } from './blocks.js';
 import { DocumentUnreadable } from './document-unreadable.js';
 import { TextBudget, type ExtractionLimits } from './limits.js';
-import { checkPdfStreams } from './pdf-streams.js';
+import { measurePdfStreams } from './pdf-streams.js';
 
 interface TextItem {
   str?: string;
@@ -16,7 +16,7 @@ interface TextItem {
 // streams expand to is measured first (see pdf-streams.ts), its pages counted before any is
 // read, and its characters counted as each page's text streams out of PDF.js.
 export async function pdfBlocks(bytes: Uint8Array, limits: ExtractionLimits, onPage?: (done: number, total: number) => Promise<void> | void, signal?: AbortSignal): Promise<TextBlock[]> {
-  await checkPdfStreams(bytes, limits.maxDecodedBytes, signal);
+  await measurePdfStreams(bytes, limits.maxDecodedBytes, signal);
   let pdf: Awaited<ReturnType<typeof getDocumentProxy>>;
   try {
     // PDF.js takes the buffer over: give it a copy. No font loading: text only.

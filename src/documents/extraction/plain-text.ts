@@ -1,9 +1,4 @@
 import { cleanLine, type TextBlock } from './blocks.js';
-import { runToEnd } from './cooperative.js';
-
-export function plainTextBlocks(text: string): TextBlock[] {
-  return runToEnd(plainTextSteps(text));
-}
 
 // Paragraphs (runs of lines between blank lines), line by line, yielding every few thousand
 // lines (see cooperative.ts).

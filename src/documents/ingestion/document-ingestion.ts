@@ -4,7 +4,7 @@ import { APP_CONFIG, APP_LOGGER } from '../../common/core.module.js';
 import { DomainEvents } from '../../common/events/domain-events.js';
 import type { AppLogger } from '../../common/logging/logger.js';
 import type { AppConfig } from '../../config/app-config.js';
-import { EmbeddingsService } from '../../llm/embeddings.service.js';
+import { EMBEDDING_BATCH, EmbeddingsService } from '../../llm/embeddings.service.js';
 import type { DocumentStatusEvent } from '../document-view.js';
 import { DocumentsRepository, type ClaimedDocument, type DocumentAudience } from '../documents.repository.js';
 import type { TextBlock } from '../extraction/blocks.js';
@@ -24,7 +24,7 @@ export const SWEEP_MS = 5_000;
 // Claims of one document before it is given up (a document that kills its worker every time).
 export const MAX_ATTEMPTS = 3;
 // Passages written (and embedded) per statement.
-const BATCH = 64;
+const BATCH = EMBEDDING_BATCH;
 // Progress pushes: at most one per this many milliseconds, or per this many points.
 const PUSH_EVERY_MS = 500;
 const PUSH_EVERY_POINTS = 10;
@@ -195,7 +195,6 @@ function sample(blocks: TextBlock[], chars: number): string {
 
 // Progress as pushes (throttled) and as database writes that also renew the claim.
 class ProgressReporter {
-  private stored = 0;
   private pushedAt = 0;
   private pushed = -1;
 
@@ -212,7 +211,6 @@ class ProgressReporter {
     if (!force && progress === this.pushed) return;
     const audience = await this.write(progress);
     if (!audience) throw new ClaimLost();
-    this.stored = progress;
     this.pushed = progress;
     this.pushedAt = now;
     this.push(audience, { document_id: this.doc.id, project_id: audience.projectId, status: 'processing', progress });
@@ -220,6 +218,6 @@ class ProgressReporter {
 
   // Keeps the lease while a long step runs.
   async renew(): Promise<void> {
-    await this.write(this.stored);
+    await this.write(Math.max(0, this.pushed));
   }
 }

@@ -15,10 +15,6 @@ export class UploadBudget {
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
 
-  get inFlight(): number {
-    return this.reserved;
-  }
-
   // A release function, to be called once (later calls do nothing).
   reserve(bytes: number): () => void {
     const limit = this.config.maxUploadBytesInFlight;
