@@ -19,6 +19,9 @@ const GENERATION_EVENTS = {
   usage_info: true,
 } satisfies Record<GenerationEventName, true>;
 
+// The names of a generation's frames, in the order a client may meet them (usage_info last).
+export const GENERATION_EVENT_NAMES = Object.keys(GENERATION_EVENTS) as GenerationEventName[];
+
 // The last word of a generation; usage_info follows it.
 const LAST_WORDS: ReadonlySet<string> = new Set<GenerationEventName>(['assistant_complete', 'assistant_regenerated', 'assistant_error']);
 

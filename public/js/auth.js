@@ -1,5 +1,6 @@
 // Identity and account: the anonymous id kept by this browser, sign-up and login (which move the
 // visitor's chats to the account), logout.
+import { errorFromResponse } from '/client/index.js';
 import { el, storage, uuid } from './dom.js';
 import { startNewChat } from './messages.js';
 import { clearNotice, showError } from './notices.js';
@@ -89,15 +90,16 @@ export async function submitAuth(event) {
       headers: { 'content-type': 'application/json', 'x-anon-id': state.anonId },
       body: JSON.stringify(signup ? { email, password, ...(name ? { name } : {}) } : { email, password }),
     });
-    const body = await res.json().catch(() => ({}));
     if (!res.ok) {
       const messages = {
         EMAIL_TAKEN: 'This email is already registered. Log in instead?',
         INVALID_CREDENTIALS: 'Wrong email or password.',
         RATE_LIMITED: 'Too many attempts. Wait a moment and try again.',
       };
-      return showAuthError(messages[body.code] ?? body.message ?? `The server answered ${res.status}.`);
+      const error = await errorFromResponse(res);
+      return showAuthError(messages[error.code] ?? error.message);
     }
+    const body = await res.json().catch(() => ({}));
     state.token = body.access_token;
     state.user = body.user;
     storage.set(STORAGE_KEYS.token, state.token);

@@ -128,12 +128,10 @@ export async function loadDocuments() {
   }
 }
 
-const STATUS_TEXT = { processing: 'Processing', ready: 'Ready', failed: 'Failed' };
-
 function statusText(doc) {
   if (doc.status === 'processing') return `Processing ${doc.progress ?? 0}%`;
   if (doc.status === 'ready') return `Ready · ${numberFormat.format(doc.chunk_count)} ${doc.chunk_count === 1 ? 'passage' : 'passages'}`;
-  return doc.error ? `Failed: ${doc.error}` : STATUS_TEXT[doc.status];
+  return doc.error ? `Failed: ${doc.error}` : 'Failed';
 }
 
 export function renderDocuments() {
@@ -194,7 +192,7 @@ async function uploadOne(file) {
     const answered = pushed ? withStatus(document, pushed) : document;
     const known = state.documents.get(document.id);
     if (state.projectId === projectId) state.documents.set(document.id, furthest(answered, known));
-    if (pushed?.status === 'failed') showNotice(`“${file.name}” could not be used: ${pushed.error ?? 'it could not be read'}.`);
+    if (pushed?.status === 'failed') showFailed(file.name, pushed);
     renderDocuments();
     const current = state.documents.get(document.id) ?? answered;
     if (current.status === 'processing') {
@@ -212,6 +210,10 @@ async function uploadOne(file) {
   } finally {
     el.uploadButton.disabled = false;
   }
+}
+
+function showFailed(name, status) {
+  showNotice(`“${name}” could not be used: ${status.error ?? 'it could not be read'}.`);
 }
 
 function renderUpload() {
@@ -260,7 +262,7 @@ export function applyDocumentStatus(status) {
       upload.percent = Math.max(upload.percent, status.progress);
     } else {
       state.upload = null;
-      if (status.status === 'failed') showNotice(`“${upload.name}” could not be used: ${status.error ?? 'it could not be read'}.`);
+      if (status.status === 'failed') showFailed(upload.name, status);
     }
     renderUpload();
   }

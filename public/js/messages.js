@@ -64,7 +64,7 @@ export async function loadMessages(chatId) {
   let messages = first.messages;
   if (first.total > first.limit) {
     const last = Math.ceil(first.total / first.limit) - 1;
-    const pages = await Promise.all([last - 1, last].map((page) => emitAck('list_messages', { chat_id: chatId, page, limit: MESSAGES_PAGE_SIZE })));
+    const pages = await Promise.all([last - 1, last].map((page) => (page === 0 ? first : emitAck('list_messages', { chat_id: chatId, page, limit: MESSAGES_PAGE_SIZE }))));
     messages = pages.flatMap((p) => p.messages);
   }
   if (state.currentChatId !== chatId) return;

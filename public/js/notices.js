@@ -40,6 +40,11 @@ function describeError(error) {
     case 'UNKNOWN_MODEL':
       return { text: 'That model is not available. Choose another one.' };
     case 'PAYLOAD_TOO_LARGE': {
+      // The identity's documents are at their limit: a smaller file would not help.
+      if (details.max_documents !== undefined) {
+        const mb = numberFormat.format(Math.floor(details.max_total_bytes / 1024 / 1024 * 10) / 10);
+        return { text: `Your documents are at their limit (${numberFormat.format(details.max_documents)} files, ${mb} MB in all). Delete some to upload more.` };
+      }
       const max = details.max_bytes;
       return { text: `That file is too large${max ? ` (at most ${numberFormat.format(Math.floor(max / 1024 / 1024 * 10) / 10)} MB)` : ''}. Split it, or upload a smaller one.` };
     }

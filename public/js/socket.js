@@ -1,7 +1,7 @@
 // Socket.IO on /chats through the typed client's helpers: the chat list, history, usage and
 // other tabs' generations. The socket.io-client itself is the `io` global that the server's
 // /socket.io/socket.io.js sets (loaded before the modules).
-import { ChatApiError, connectChats, request } from '/client/index.js';
+import { ChatApiError, connectChats, GENERATION_EVENT_NAMES, request } from '/client/index.js';
 import { renewAnonId, signOutLocally, switchIdentity } from './auth.js';
 import { renderChatList } from './chat-list.js';
 import { applyDocumentStatus, applyProjectUpdate, loadProjects } from './documents.js';
@@ -12,7 +12,8 @@ import { CHATS_PAGE_SIZE, state } from './state.js';
 import { applyGeneration } from './stream.js';
 import { renderUsage } from './usage.js';
 
-const GENERATION_EVENTS = ['assistant_typing', 'message_sources', 'assistant_regenerating', 'assistant_delta', 'assistant_complete', 'assistant_regenerated', 'assistant_error'];
+// usage_info has a handler of its own.
+const GENERATION_EVENTS = GENERATION_EVENT_NAMES.filter((name) => name !== 'usage_info');
 
 export function connectSocket() {
   if (state.socket) {

@@ -29,7 +29,6 @@ export const state = {
   // This tab's send/regenerate requests in flight: {chatId, messageId, stopRequested, ended}.
   pending: new Set(),
   usage: null,
-  models: [],
   // Projects (id → view), the chosen one ('' for none: the documents outside any project), the
   // room this tab is in, and the documents of the chosen scope (id → view).
   projects: new Map(),

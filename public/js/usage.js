@@ -37,7 +37,6 @@ export async function loadModels() {
     const res = await fetch('/api/v1/models');
     if (!res.ok) throw new Error(String(res.status));
     const { models } = await res.json();
-    state.models = models;
     const saved = storage.get(STORAGE_KEYS.model);
     const chosen = models.find((m) => m.id === saved) ?? models.find((m) => m.default) ?? models[0];
     el.model.replaceChildren(...models.map((m) => h('option', { value: m.id }, m.default ? `${m.id} (default)` : m.id)));
