@@ -10,10 +10,9 @@
 //
 //   node bench/db-probe.mjs '{"pgUrl":"postgres://..."}'
 // prints {"type":"listening","port":N}; then {cmd:'measure', ...} on stdin answers {type:'result'}.
-import { randomUUID } from 'node:crypto';
 import net from 'node:net';
 import pg from 'pg';
-import { emit, onCommands, sendBody, sleep } from './lib/common.mjs';
+import { emit, onCommands, sendBody, sleep, visitor } from './lib/common.mjs';
 import { makeAgent, stream } from './lib/sse-client.mjs';
 
 const { pgUrl } = JSON.parse(process.argv[2] ?? '{}');
@@ -130,11 +129,11 @@ async function measure({ host, port, path, turns, warmup, gapMs = 100, quietMs =
   // pg_current_xact_id() assigns an id to its own transaction; only write transactions get one.
   const xid = async () => BigInt((await direct.query('SELECT pg_current_xact_id()::text AS x')).rows[0].x);
   const agent = makeAgent({ sockets: 2 });
-  const anonId = randomUUID();
+  const anonId = visitor();
   const turn = async () => {
     const first = bursts.length;
     const handle = stream({
-      host, port, path, agent, anonId, body: sendBody({ deltas, interval: 0 }), expect: { kind: 'send', deltas },
+      host, port, path, agent, anonId: anonId(), body: sendBody({ deltas, interval: 0 }), expect: { kind: 'send', deltas },
       firstTimeoutMs: 10_000, totalTimeoutMs: 20_000,
     });
     const record = await handle.promise;

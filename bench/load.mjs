@@ -11,7 +11,7 @@
 //   turns    `clients` loops, each starting its next turn when the previous one has ended
 //   sockets  socket.io-client connections to /chats, held open until {cmd:'stop'}
 import { randomUUID } from 'node:crypto';
-import { emit, exitWhenFlushed, onCommands, sendBody, sleep, stats } from './lib/common.mjs';
+import { emit, exitWhenFlushed, onCommands, sendBody, sleep, stats, visitor } from './lib/common.mjs';
 import { makeAgent, stream, Tally } from './lib/sse-client.mjs';
 
 const [mode, json] = process.argv.slice(2);
@@ -43,7 +43,7 @@ function requestSpec(target, options, agent, anonId) {
 
 async function seq() {
   const agents = opts.targets.map(() => makeAgent({ sockets: 4 }));
-  const anonIds = opts.targets.map(() => randomUUID());
+  const visitors = opts.targets.map(() => visitor());
   const tallies = Object.fromEntries(opts.targets.map((t) => [t.name, new Tally()]));
   // Per round, each target's first-delta time (null when the request failed): for paired differences.
   const rounds = Object.fromEntries(opts.targets.map((t) => [t.name, []]));
@@ -51,7 +51,7 @@ async function seq() {
   for (let round = 0; round < total; round++) {
     const order = round % 2 === 0 ? opts.targets.map((t, i) => [t, i]) : opts.targets.map((t, i) => [t, i]).reverse();
     for (const [target, i] of order) {
-      const record = await stream(requestSpec(target, opts, agents[i], anonIds[i])).promise;
+      const record = await stream(requestSpec(target, opts, agents[i], visitors[i]())).promise;
       if (round >= (opts.warmup ?? 0)) {
         tallies[target.name].add(record);
         rounds[target.name].push(record.outcome === 'ok' ? Math.round(record.firstDeltaMs * 1000) / 1000 : null);
@@ -150,9 +150,9 @@ async function turns() {
   const deadline = windowStart + opts.durationMs;
   await Promise.all(
     Array.from({ length: opts.clients }, async () => {
-      const anonId = randomUUID();
+      const anonId = visitor();
       while (performance.now() < deadline) {
-        const record = await stream(requestSpec(target, opts, agent, anonId)).promise;
+        const record = await stream(requestSpec(target, opts, agent, anonId())).promise;
         const endedAt = performance.now();
         if (endedAt >= windowStart && endedAt <= deadline) tally.add(record);
         else if (record.outcome !== 'ok') errorsInWarmup++;

@@ -868,6 +868,8 @@ async function rowDb() {
   const url = new URL(postgres.url);
   url.hostname = '127.0.0.1';
   url.port = String(port);
+  // Through the proxy's TCP port, not the Unix socket the embedded server's URL names.
+  url.searchParams.delete('host');
   const service = await startService('db', url.toString());
   try {
     const { turns, warmup, quietMs } = PLAN.db;

@@ -1,6 +1,7 @@
 // What every bench process shares: the marker that tells the fake upstream how to answer, the
 // text it answers with (so that a reader can check that no delta was lost or repeated), an SSE
 // frame parser, percentiles, and the JSON-lines protocol between the orchestrator and its children.
+import { randomUUID } from 'node:crypto';
 import readline from 'node:readline';
 
 export const BENCH_MODEL = 'claude-sonnet-5';
@@ -28,6 +29,23 @@ export function sendBody(spec) {
 }
 
 // Delta i of every answer; unique words, so a lost or repeated delta shows in the joined text.
+// An anonymous visitor of the load: a new one after as many messages as the service's default
+// quota lets one visitor send (ANON_MESSAGE_LIMIT, 10). The bench lifts the limits so that
+// nothing is refused, but one id sending thousands of messages would make every quota check
+// count thousands of rows, a cost no real visitor can cause and one that grows with the run.
+export const VISITOR_MESSAGES = 10;
+export function visitor() {
+  let id = randomUUID();
+  let sent = 0;
+  return () => {
+    if (sent++ === VISITOR_MESSAGES) {
+      id = randomUUID();
+      sent = 1;
+    }
+    return id;
+  };
+}
+
 export const deltaText = (i) => `w${i} `;
 
 export function expectedText(n) {

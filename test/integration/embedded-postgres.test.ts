@@ -27,8 +27,19 @@ describe('embedded PostgreSQL', () => {
     await client.query(`INSERT INTO kept VALUES ('still here')`);
     const listen = await client.query('SHOW listen_addresses');
     expect(listen.rows[0].listen_addresses).toBe('127.0.0.1');
+    // The URL goes through the Unix socket in the data folder (no client address)...
+    const [{ addr }] = (await client.query('SELECT inet_client_addr() AS addr')).rows as { addr: string | null }[];
+    expect(addr).toBeNull();
     await client.end();
-    expect(new URL(first.url).port).not.toBe('5432');
+    const url = new URL(first.url);
+    expect(url.searchParams.get('host')).toBe(path.join(dir, 'run'));
+    expect(url.port).not.toBe('5432');
+    // ...and TCP on 127.0.0.1 still answers, for the command-line tools.
+    url.searchParams.delete('host');
+    const overTcp = new pg.Client({ connectionString: url.toString() });
+    await overTcp.connect();
+    expect((await overTcp.query('SELECT inet_client_addr()::text AS addr')).rows[0].addr).toBe('127.0.0.1/32');
+    await overTcp.end();
     await first.stop();
 
     // A process that starts the server and is then killed with SIGKILL leaves it running.

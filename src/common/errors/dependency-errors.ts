@@ -3,11 +3,13 @@
 // answered 503, retryable, instead of 500.
 export function isDependencyOutage(error: unknown, depth = 0): boolean {
   if (depth > 5 || typeof error !== 'object' || error === null) return false;
-  const e = error as { name?: unknown; code?: unknown; message?: unknown; cause?: unknown; driverError?: unknown; errors?: unknown };
+  const e = error as { name?: unknown; code?: unknown; syscall?: unknown; message?: unknown; cause?: unknown; driverError?: unknown; errors?: unknown };
   if (typeof e.name === 'string' && REDIS_ERRORS.has(e.name)) return true;
   const name = (error as object).constructor?.name;
   if (name && REDIS_ERRORS.has(name)) return true;
   if (typeof e.code === 'string' && OUTAGE_CODES.has(e.code)) return true;
+  // A Unix socket whose server is stopped is gone, not refusing (the embedded PostgreSQL's).
+  if (e.code === 'ENOENT' && e.syscall === 'connect') return true;
   if (typeof e.message === 'string' && OUTAGE_MESSAGES.some((m) => (e.message as string).includes(m))) return true;
   if (Array.isArray(e.errors) && e.errors.some((inner) => isDependencyOutage(inner, depth + 1))) return true;
   return isDependencyOutage(e.driverError, depth + 1) || isDependencyOutage(e.cause, depth + 1);
