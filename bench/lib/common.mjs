@@ -28,7 +28,6 @@ export function sendBody(spec) {
   return JSON.stringify({ content: `Benchmark turn ${marker(spec)}` });
 }
 
-// Delta i of every answer; unique words, so a lost or repeated delta shows in the joined text.
 // An anonymous visitor of the load: a new one after as many messages as the service's default
 // quota lets one visitor send (ANON_MESSAGE_LIMIT, 10). The bench lifts the limits so that
 // nothing is refused, but one id sending thousands of messages would make every quota check
@@ -46,6 +45,7 @@ export function visitor() {
   };
 }
 
+// Delta i of every answer; unique words, so a lost or repeated delta shows in the joined text.
 export const deltaText = (i) => `w${i} `;
 
 export function expectedText(n) {
