@@ -13,18 +13,19 @@ export interface SseFrame {
   data: unknown;
 }
 
-// A frame is serialised once, however many responses it reaches: its SSE text is kept with the
-// frame object.
-const sseText = new WeakMap<SseFrame, string>();
+// A frame is serialised once, however many responses it reaches: they all get it in one go
+// (the log hands each frame to its followers in turn), so the last frame's text is kept, and
+// no more. Kept with every frame, the text would stay as long as the frame's log does.
+let lastFrame: SseFrame | undefined;
+let lastText = '';
 
 export function formatFrame(frame: SseFrame): string {
-  let text = sseText.get(frame);
-  if (text === undefined) {
+  if (frame !== lastFrame) {
     const idLine = frame.id === undefined ? '' : `id: ${frame.id}\n`;
-    text = `${idLine}event: ${frame.event}\ndata: ${JSON.stringify(frame.data)}\n\n`;
-    sseText.set(frame, text);
+    lastText = `${idLine}event: ${frame.event}\ndata: ${JSON.stringify(frame.data)}\n\n`;
+    lastFrame = frame;
   }
-  return text;
+  return lastText;
 }
 
 export interface SseWriterOptions {

@@ -43,17 +43,21 @@ interface Entry {
 }
 
 // Single-instance log in memory. Bounded: at most maxEvents per generation (the oldest are
-// trimmed), kept for ttlMs after the end, and at most maxClosed ended logs at once (the oldest
-// go first; a resume then replays the stored message).
+// trimmed), kept for ttlMs after the end, and at most maxClosed ended logs holding at most
+// maxClosedEvents events in all at once (the oldest go first; a resume then replays the stored
+// message). The event bound is what holds memory: an ended log of a long answer keeps every
+// delta, about 200 bytes each, and without it 5,000 answers of 1,000 deltas held 1 GB.
 export class MemoryGenerationLog implements GenerationLog {
   private readonly entries = new Map<string, Entry>();
-  // Ended logs, oldest first (a Map keeps insertion order).
+  // Ended logs, oldest first (a Map keeps insertion order), and the events they hold.
   private readonly closedOrder = new Map<string, true>();
+  private closedEvents = 0;
 
   constructor(
     private readonly maxEvents = 20_000,
     private readonly ttlMs = 15 * 60_000,
     private readonly maxClosed = 5_000,
+    private readonly maxClosedEvents = 250_000,
   ) {}
 
   append(messageId: string, event: GenerationEvent): void {
@@ -73,7 +77,9 @@ export class MemoryGenerationLog implements GenerationLog {
     entry.expiry = setTimeout(() => this.forget(messageId), this.ttlMs);
     entry.expiry.unref();
     this.closedOrder.set(messageId, true);
-    if (this.closedOrder.size > this.maxClosed) this.forget(this.closedOrder.keys().next().value!);
+    this.closedEvents += entry.events.length;
+    // This log too, when it alone is over the bound.
+    while (this.closedOrder.size > this.maxClosed || this.closedEvents > this.maxClosedEvents) this.forget(this.closedOrder.keys().next().value!);
   }
 
   async follow(messageId: string, afterSeq: number, handlers: FollowHandlers): Promise<() => void> {
@@ -99,9 +105,10 @@ export class MemoryGenerationLog implements GenerationLog {
   }
 
   private forget(messageId: string): void {
-    clearTimeout(this.entries.get(messageId)?.expiry);
+    const entry = this.entries.get(messageId);
+    clearTimeout(entry?.expiry);
     this.entries.delete(messageId);
-    this.closedOrder.delete(messageId);
+    if (this.closedOrder.delete(messageId)) this.closedEvents -= entry?.events.length ?? 0;
   }
 
   private entry(messageId: string): Entry {
