@@ -55,7 +55,7 @@ const PLAN = {
   turns: { clients: [8, 32], seconds: QUICK ? 3 : 10, warmupMs: 1000, deltas: 5 },
   churn: { streams: 100, deltas: 20, interval: 50, seconds: QUICK ? 5 : 15, steadyAfterMs: 2000 },
   capacity: {
-    levels: QUICK ? [10, 25, 50, 100] : [10, 25, 50, 100, 150, 200, 250, 300, 400, 500, 600, 800, 1000, 1200],
+    levels: QUICK ? [10, 25, 50, 100] : [10, 25, 50, 100, 150, 200, 250, 300, 400, 500, 600, 700, 800, 900, 1000, 1200],
     probes: QUICK ? 30 : 100,
     thresholdMs: 50,
   },
