@@ -100,6 +100,11 @@ class EnvironmentVariables {
   @IsOptional() @IsIn(['true', 'false'])
   TRUST_PROXY = 'false';
 
+  // The model providers' SDK clients run on a worker thread of their own (true), or on the main
+  // thread with everything else (false).
+  @IsOptional() @IsIn(['true', 'false'])
+  PROVIDER_THREAD = 'true';
+
   @IsOptional() @IsString()
   MODEL_PRICES?: string;
 
@@ -261,6 +266,7 @@ export interface AppConfig {
   echoDelayMs: number;
   internalApiKey?: string;
   trustProxy: boolean;
+  providerThread: boolean;
   rateLimitPerMinute: number;
   socketEventsPerMinute: number;
   ssePingIntervalMs: number;
@@ -363,6 +369,7 @@ export function loadConfig(env: Record<string, string | undefined>): AppConfig {
     echoDelayMs: vars.ECHO_DELAY_MS,
     internalApiKey: vars.INTERNAL_API_KEY,
     trustProxy: vars.TRUST_PROXY === 'true',
+    providerThread: vars.PROVIDER_THREAD === 'true',
     rateLimitPerMinute: vars.RATE_LIMIT_PER_MINUTE,
     socketEventsPerMinute: vars.SOCKET_EVENTS_PER_MINUTE,
     ssePingIntervalMs: vars.SSE_PING_INTERVAL_MS,

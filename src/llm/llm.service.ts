@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, APP_LOGGER } from '../common/core.module.js';
 import { AppException } from '../common/errors/app.exception.js';
 import { ErrorCode } from '../common/errors/error-code.js';
@@ -11,6 +11,7 @@ import { buildHistory } from './history.js';
 import { ProviderFailure, type ChatTurn, type GenerateRequest, type LlmEvent, type LlmProvider } from './llm.types.js';
 import { DeltaText } from './delta-text.js';
 import { OpenAiProvider } from './openai.provider.js';
+import { ProviderThread } from './provider-thread.js';
 import { ProviderWatchdog } from './watchdog.js';
 import { estimateTokens } from './tokens.js';
 
@@ -25,21 +26,31 @@ export interface ModelInfo {
 export const RETRY_DELAYS_MS = [250, 750];
 
 @Injectable()
-export class LlmService {
+export class LlmService implements OnModuleInit, OnApplicationShutdown {
   private readonly providers = new Map<ProviderName, LlmProvider>();
+  private readonly thread?: ProviderThread;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(APP_LOGGER) private readonly logger: AppLogger,
   ) {
     const { anthropic, openai } = config;
-    if (anthropic.apiKey) {
-      this.providers.set('anthropic', new AnthropicProvider({ apiKey: anthropic.apiKey, baseUrl: anthropic.baseUrl }, logger));
-    }
-    if (openai.apiKey || openai.baseUrl) {
-      this.providers.set('openai', new OpenAiProvider({ apiKey: openai.apiKey, baseUrl: openai.baseUrl }, logger));
-    }
+    const anthropicSettings = anthropic.apiKey ? { apiKey: anthropic.apiKey, baseUrl: anthropic.baseUrl } : undefined;
+    const openaiSettings = openai.apiKey || openai.baseUrl ? { apiKey: openai.apiKey, baseUrl: openai.baseUrl } : undefined;
+    // The SDK clients on a thread of their own (see ProviderThread), started with the first request.
+    if (config.providerThread && (anthropicSettings || openaiSettings)) this.thread = new ProviderThread({ anthropic: anthropicSettings, openai: openaiSettings }, logger);
+    if (anthropicSettings) this.providers.set('anthropic', this.thread?.provider('anthropic') ?? new AnthropicProvider(anthropicSettings, logger));
+    if (openaiSettings) this.providers.set('openai', this.thread?.provider('openai') ?? new OpenAiProvider(openaiSettings, logger));
     this.providers.set('echo', new EchoProvider(config.echoDelayMs));
+  }
+
+  onModuleInit(): void {
+    this.thread?.start();
+  }
+
+  // After the running generations have drained (beforeApplicationShutdown).
+  async onApplicationShutdown(): Promise<void> {
+    await this.thread?.close();
   }
 
   listModels(): ModelInfo[] {
@@ -75,6 +86,8 @@ export class LlmService {
       throw new ProviderFailure(ErrorCode.PROVIDER_ERROR, `The provider of model "${model.id}" is not configured`, false);
     }
     const { signal } = request;
+    await provider.ready?.();
+    if (signal.aborted) throw abortError(signal);
     const attemptRequest: GenerateRequest = { ...request, model: model.id, maxTokens: Math.min(request.maxTokens, model.maxOutputTokens) };
     for (let attempt = 0; ; attempt++) {
       let started = false;

@@ -51,4 +51,6 @@ export class ProviderFailure extends Error {
 export interface LlmProvider {
   readonly name: 'anthropic' | 'openai' | 'echo';
   stream(request: GenerateRequest): AsyncIterable<LlmEvent>;
+  // Settles when the provider can send a request: the wait is not the upstream's silence.
+  ready?(): Promise<void>;
 }

@@ -1,0 +1,191 @@
+import { Worker } from 'node:worker_threads';
+import { ErrorCode } from '../common/errors/error-code.js';
+import type { AppLogger } from '../common/logging/logger.js';
+import { abortError } from './abort.js';
+import { ProviderFailure, type GenerateRequest, type LlmEvent, type LlmProvider } from './llm.types.js';
+
+export interface ProviderThreadSettings {
+  anthropic?: { apiKey: string; baseUrl?: string };
+  openai?: { apiKey?: string; baseUrl?: string };
+}
+
+type ThreadedName = 'anthropic' | 'openai';
+type WireRequest = Omit<GenerateRequest, 'signal' | 'onActivity'>;
+
+export interface WireFailure {
+  code: ProviderFailure['code'];
+  message: string;
+  retryable: boolean;
+  retriedBySdk: boolean;
+  cause?: { name: string; message: string; status?: number };
+}
+
+export type ToThread = { type: 'start'; id: number; provider: ThreadedName; request: WireRequest } | { type: 'abort'; id: number };
+
+export type FromThread =
+  | { kind: 'delta'; id: number; text: string }
+  | { kind: 'done'; id: number; event: LlmEvent }
+  | { kind: 'end'; id: number }
+  | { kind: 'failure'; id: number; failure: WireFailure }
+  | { kind: 'activity'; id: number }
+  | { kind: 'ready' }
+  | { kind: 'log'; level: 'error' | 'warn' | 'info' | 'debug'; obj: object; msg: string };
+
+type Message = Exclude<FromThread, { kind: 'log' } | { kind: 'ready' }>;
+
+interface Stream {
+  queue: Message[];
+  wake?: () => void;
+  onActivity?: () => void;
+}
+
+// The model providers' SDK clients on a worker thread. On the main thread a stream of deltas
+// costs the SDK's HTTP client, its web streams and its SSE parsing, about half of all the work
+// of a held stream; here the main thread gets the deltas' text a batch at a time. The providers
+// are the same classes (their requests, their error mapping); a failure comes back as the
+// ProviderFailure they threw. A thread that dies fails the streams it had, and the next
+// stream starts a new one.
+export class ProviderThread {
+  private worker?: Worker;
+  // Settles once the worker has built its providers (or has died trying).
+  private loaded?: Promise<void>;
+  private readonly streams = new Map<number, Stream>();
+  private nextId = 0;
+  private closed = false;
+
+  constructor(
+    private readonly settings: ProviderThreadSettings,
+    private readonly logger: AppLogger,
+  ) {}
+
+  // Starts the thread ahead of the first request (loading the SDKs takes a moment); a stream
+  // starts it otherwise.
+  start(): void {
+    if (!this.closed) this.thread();
+  }
+
+  provider(name: ThreadedName): LlmProvider {
+    return { name, stream: (request) => this.stream(name, request), ready: () => this.ready() };
+  }
+
+  // The thread started and its SDKs loaded: until then, a request waits here, not upstream.
+  async ready(): Promise<void> {
+    if (this.closed) throw new ProviderFailure(ErrorCode.PROVIDER_ERROR, 'The server is shutting down', true);
+    this.thread();
+    await this.loaded;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const worker = this.worker;
+    this.worker = undefined;
+    await worker?.terminate();
+  }
+
+  private async *stream(provider: ThreadedName, request: GenerateRequest): AsyncGenerator<LlmEvent> {
+    const { signal, onActivity, ...wire } = request;
+    if (signal.aborted) throw abortError(signal);
+    if (this.closed) throw new ProviderFailure(ErrorCode.PROVIDER_ERROR, 'The server is shutting down', true);
+    const worker = this.thread();
+    const id = ++this.nextId;
+    const stream: Stream = { queue: [], onActivity };
+    this.streams.set(id, stream);
+    const wake = () => {
+      const resolve = stream.wake;
+      stream.wake = undefined;
+      resolve?.();
+    };
+    signal.addEventListener('abort', wake, { once: true });
+    worker.postMessage({ type: 'start', id, provider, request: wire } satisfies ToThread);
+    let ended = false;
+    try {
+      for (;;) {
+        if (signal.aborted) throw abortError(signal);
+        const message = stream.queue.shift();
+        if (!message) {
+          await new Promise<void>((resolve) => (stream.wake = resolve));
+          continue;
+        }
+        if (message.kind === 'delta') yield { type: 'delta', text: message.text };
+        else if (message.kind === 'done') yield message.event;
+        else if (message.kind === 'failure') {
+          ended = true;
+          throw toFailure(message.failure);
+        } else if (message.kind === 'end') {
+          ended = true;
+          return;
+        }
+      }
+    } finally {
+      signal.removeEventListener('abort', wake);
+      this.streams.delete(id);
+      // Left early (an abort, or the caller stopped reading): the request upstream goes too.
+      if (!ended) this.worker?.postMessage({ type: 'abort', id } satisfies ToThread);
+    }
+  }
+
+  private thread(): Worker {
+    if (this.worker) return this.worker;
+    const worker = startWorker(this.settings);
+    worker.unref();
+    let loaded!: () => void;
+    let failed!: (error: unknown) => void;
+    this.loaded = new Promise<void>((resolve, reject) => ((loaded = resolve), (failed = reject)));
+    // Not every start is awaited (start() at boot); a failure is still logged by lost().
+    this.loaded.catch(() => undefined);
+    worker.on('message', (batch: FromThread[]) => {
+      for (const message of batch) {
+        if (message.kind === 'ready') {
+          loaded();
+          continue;
+        }
+        if (message.kind === 'log') {
+          this.logger[message.level](message.obj, message.msg);
+          continue;
+        }
+        const stream = this.streams.get(message.id);
+        if (!stream) continue;
+        // Every message is a sign of life from the provider; an activity message is nothing more.
+        stream.onActivity?.();
+        if (message.kind === 'activity') continue;
+        stream.queue.push(message);
+        const resolve = stream.wake;
+        stream.wake = undefined;
+        resolve?.();
+      }
+    });
+    const lost = (cause: unknown) => {
+      failed(new ProviderFailure(ErrorCode.PROVIDER_ERROR, 'The connection to the model provider failed', true, { cause }));
+      if (this.worker !== worker) return;
+      this.worker = undefined;
+      if (!this.closed) this.logger.error({ err: cause }, 'the model providers thread stopped; starting another for the next request');
+      const failure: WireFailure = { code: ErrorCode.PROVIDER_ERROR, message: 'The connection to the model provider failed', retryable: true, retriedBySdk: false };
+      for (const [id, stream] of this.streams) {
+        stream.queue.push({ kind: 'failure', id, failure });
+        const resolve = stream.wake;
+        stream.wake = undefined;
+        resolve?.();
+      }
+    };
+    worker.on('error', lost);
+    worker.on('exit', (code) => lost(new Error(`the thread exited with code ${code}`)));
+    this.worker = worker;
+    return worker;
+  }
+}
+
+function toFailure(wire: WireFailure): ProviderFailure {
+  const cause = wire.cause ? Object.assign(new Error(wire.cause.message), { name: wire.cause.name, status: wire.cause.status }) : undefined;
+  return new ProviderFailure(wire.code, wire.message, wire.retryable, { cause, retriedBySdk: wire.retriedBySdk });
+}
+
+// The build runs the compiled worker beside this file; the tests run the TypeScript sources,
+// which Node runs itself given its type transform and the hooks that find `./x.js` as `./x.ts`.
+function startWorker(settings: ProviderThreadSettings): Worker {
+  const fromSources = import.meta.url.endsWith('.ts');
+  if (!fromSources) return new Worker(new URL('./provider-thread.worker.js', import.meta.url), { workerData: settings });
+  return new Worker(new URL('./provider-thread.worker.ts', import.meta.url), {
+    workerData: settings,
+    execArgv: ['--experimental-transform-types', '--disable-warning=ExperimentalWarning', '--import', new URL('../../scripts/worker-ts-hooks.mjs', import.meta.url).href],
+  });
+}
