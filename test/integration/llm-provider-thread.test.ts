@@ -3,7 +3,9 @@ import type { Worker } from 'node:worker_threads';
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../src/common/errors/error-code.js';
+import { loadConfig } from '../../src/config/app-config.js';
 import { AnthropicProvider } from '../../src/llm/anthropic.provider.js';
+import { LlmService } from '../../src/llm/llm.service.js';
 import { ProviderFailure } from '../../src/llm/llm.types.js';
 import { ProviderThread } from '../../src/llm/provider-thread.js';
 import { FAKE_ANTHROPIC_REPLY, FAKE_LONG_CHUNKS, fakeMarker, startFakeAnthropic, type FakeAnthropic } from '../support/fake-anthropic.js';
@@ -94,5 +96,17 @@ describe(ProviderThread.name, () => {
     await closed.close();
     const { error } = await collect(closed.provider('anthropic').stream(llmRequest('claude-sonnet-5')));
     expect(error).toMatchObject({ code: ErrorCode.PROVIDER_ERROR, retryable: true });
+  });
+
+  it('is what LlmService streams through by default; PROVIDER_THREAD=false keeps the SDK on the main thread', async () => {
+    for (const [value, threaded] of [[undefined, true], ['false', false]] as const) {
+      const config = loadConfig({ ANTHROPIC_API_KEY: API_KEY, ANTHROPIC_BASE_URL: fake.url, MODELS: 'anthropic=claude-sonnet-5', ...(value ? { PROVIDER_THREAD: value } : {}) });
+      const service = new LlmService(config, pino({ level: 'silent' }));
+      expect((service as unknown as { thread?: ProviderThread }).thread instanceof ProviderThread).toBe(threaded);
+      const { events, error } = await collect(service.stream(llmRequest('claude-sonnet-5')));
+      expect(error).toBeUndefined();
+      expect(textOf(events)).toBe(FAKE_ANTHROPIC_REPLY);
+      await service.onApplicationShutdown();
+    }
   });
 });

@@ -31,6 +31,12 @@ describe('loadConfig', () => {
     expect(message).not.toContain('short');
   });
 
+  it('runs the SDK clients on their own thread unless PROVIDER_THREAD=false', () => {
+    expect(loadConfig({}).providerThread).toBe(true);
+    expect(loadConfig({ PROVIDER_THREAD: 'false' }).providerThread).toBe(false);
+    expect(() => loadConfig({ PROVIDER_THREAD: 'yes' })).toThrow(/PROVIDER_THREAD/);
+  });
+
   it('refuses a default model that is not configured', () => {
     expect(() => loadConfig({ DEFAULT_MODEL: 'gpt-9' })).toThrow(/DEFAULT_MODEL/);
   });
