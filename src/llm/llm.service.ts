@@ -86,8 +86,7 @@ export class LlmService implements OnModuleInit, OnApplicationShutdown {
       throw new ProviderFailure(ErrorCode.PROVIDER_ERROR, `The provider of model "${model.id}" is not configured`, false);
     }
     const { signal } = request;
-    await provider.ready?.();
-    if (signal.aborted) throw abortError(signal);
+    await provider.ready?.(signal);
     const attemptRequest: GenerateRequest = { ...request, model: model.id, maxTokens: Math.min(request.maxTokens, model.maxOutputTokens) };
     for (let attempt = 0; ; attempt++) {
       let started = false;

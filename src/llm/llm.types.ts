@@ -52,5 +52,5 @@ export interface LlmProvider {
   readonly name: 'anthropic' | 'openai' | 'echo';
   stream(request: GenerateRequest): AsyncIterable<LlmEvent>;
   // Settles when the provider can send a request: the wait is not the upstream's silence.
-  ready?(): Promise<void>;
+  ready?(signal: AbortSignal): Promise<void>;
 }

@@ -1,4 +1,5 @@
 import { Worker } from 'node:worker_threads';
+import { requestContext } from '../common/logging/request-context.js';
 import { ErrorCode } from '../common/errors/error-code.js';
 import type { AppLogger } from '../common/logging/logger.js';
 import { abortError } from './abort.js';
@@ -65,27 +66,49 @@ export class ProviderThread {
   }
 
   provider(name: ThreadedName): LlmProvider {
-    return { name, stream: (request) => this.stream(name, request), ready: () => this.ready() };
+    return { name, stream: (request) => this.stream(name, request), ready: (signal) => this.ready(signal) };
   }
 
-  // The thread started and its SDKs loaded: until then, a request waits here, not upstream.
-  async ready(): Promise<void> {
-    if (this.closed) throw new ProviderFailure(ErrorCode.PROVIDER_ERROR, 'The server is shutting down', true);
-    this.thread();
-    await this.loaded;
+  // The thread started and its SDKs loaded: until then, a request waits here, not upstream. An
+  // abort ends the wait; a thread that does not load in LOAD_TIMEOUT_MS is given up.
+  async ready(signal?: AbortSignal): Promise<void> {
+    if (this.closed) throw shuttingDown();
+    const worker = this.thread();
+    let timer: NodeJS.Timeout | undefined;
+    let onAbort: (() => void) | undefined;
+    try {
+      await Promise.race([
+        this.loaded,
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            reject(new ProviderFailure(ErrorCode.PROVIDER_ERROR, 'The model providers thread did not start', true));
+            void worker.terminate();
+          }, LOAD_TIMEOUT_MS);
+          if (!signal) return;
+          onAbort = () => reject(abortError(signal));
+          if (signal.aborted) onAbort();
+          else signal.addEventListener('abort', onAbort, { once: true });
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
+    }
   }
 
+  // After the generations have drained; a stream still open then ends as a retryable failure.
   async close(): Promise<void> {
     this.closed = true;
     const worker = this.worker;
     this.worker = undefined;
     await worker?.terminate();
+    this.failAll(wireOf(shuttingDown()));
   }
 
   private async *stream(provider: ThreadedName, request: GenerateRequest): AsyncGenerator<LlmEvent> {
     const { signal, onActivity, ...wire } = request;
     if (signal.aborted) throw abortError(signal);
-    if (this.closed) throw new ProviderFailure(ErrorCode.PROVIDER_ERROR, 'The server is shutting down', true);
+    if (this.closed) throw shuttingDown();
     const worker = this.thread();
     const id = ++this.nextId;
     const stream: Stream = { queue: [], onActivity };
@@ -96,9 +119,14 @@ export class ProviderThread {
       resolve?.();
     };
     signal.addEventListener('abort', wake, { once: true });
-    worker.postMessage({ type: 'start', id, provider, request: wire } satisfies ToThread);
     let ended = false;
     try {
+      try {
+        worker.postMessage({ type: 'start', id, provider, request: wire } satisfies ToThread);
+      } catch (error) {
+        ended = true;
+        throw new ProviderFailure(ErrorCode.PROVIDER_ERROR, 'The request could not be handed to the model providers thread', false, { cause: error });
+      }
       for (;;) {
         if (signal.aborted) throw abortError(signal);
         const message = stream.queue.shift();
@@ -124,9 +152,20 @@ export class ProviderThread {
     }
   }
 
+  private failAll(failure: WireFailure): void {
+    for (const [id, stream] of this.streams) {
+      stream.queue.push({ kind: 'failure', id, failure });
+      const resolve = stream.wake;
+      stream.wake = undefined;
+      resolve?.();
+    }
+  }
+
   private thread(): Worker {
     if (this.worker) return this.worker;
-    const worker = startWorker(this.settings);
+    // Outside any request's context: the thread outlives the request that happens to start it,
+    // and its log lines are nobody's request.
+    const worker = requestContext.exit(() => startWorker(this.settings));
     worker.unref();
     let loaded!: () => void;
     let failed!: (error: unknown) => void;
@@ -159,19 +198,22 @@ export class ProviderThread {
       if (this.worker !== worker) return;
       this.worker = undefined;
       if (!this.closed) this.logger.error({ err: cause }, 'the model providers thread stopped; starting another for the next request');
-      const failure: WireFailure = { code: ErrorCode.PROVIDER_ERROR, message: 'The connection to the model provider failed', retryable: true, retriedBySdk: false };
-      for (const [id, stream] of this.streams) {
-        stream.queue.push({ kind: 'failure', id, failure });
-        const resolve = stream.wake;
-        stream.wake = undefined;
-        resolve?.();
-      }
+      this.failAll({ code: ErrorCode.PROVIDER_ERROR, message: 'The connection to the model provider failed', retryable: true, retriedBySdk: false });
     };
     worker.on('error', lost);
     worker.on('exit', (code) => lost(new Error(`the thread exited with code ${code}`)));
     this.worker = worker;
     return worker;
   }
+}
+
+// Loading the SDKs takes about 0.3 s from the build and 1 s from the sources.
+const LOAD_TIMEOUT_MS = 30_000;
+
+const shuttingDown = () => new ProviderFailure(ErrorCode.PROVIDER_ERROR, 'The server is shutting down', true);
+
+function wireOf(failure: ProviderFailure): WireFailure {
+  return { code: failure.code, message: failure.message, retryable: failure.retryable, retriedBySdk: failure.retriedBySdk };
 }
 
 function toFailure(wire: WireFailure): ProviderFailure {

@@ -38,7 +38,8 @@ function activity(id: number): void {
 
 // The SDKs' warn and error lines (sdkLogger), logged by the main thread's logger.
 function forwardingLogger(bindings: Record<string, unknown>): AppLogger {
-  const line = (level: 'error' | 'warn' | 'info' | 'debug') => (obj: object, msg?: string) => send({ kind: 'log', level, obj: { ...bindings, ...obj }, msg: msg ?? '' });
+  // Through JSON: a batch that could not be cloned would take every stream's messages with it.
+  const line = (level: 'error' | 'warn' | 'info' | 'debug') => (obj: object, msg?: string) => send({ kind: 'log', level, obj: JSON.parse(JSON.stringify({ ...bindings, ...obj })) as object, msg: String(msg ?? '') });
   return { child: (more: Record<string, unknown>) => forwardingLogger({ ...bindings, ...more }), error: line('error'), warn: line('warn'), info: line('info'), debug: line('debug') } as unknown as AppLogger;
 }
 

@@ -25,10 +25,11 @@ export class ProviderWatchdog {
     return this.controller.signal;
   }
 
-  // Any event from the provider, text or not.
+  // Any event from the provider, text or not. While paused it only counts as seen: a provider
+  // on another thread reads on while the consumer holds an event.
   activity = (): void => {
     this.seen = true;
-    this.due = Date.now() + this.idleMs;
+    if (this.due !== Infinity) this.due = Date.now() + this.idleMs;
   };
 
   pause(): void {

@@ -63,8 +63,8 @@ describe(ProviderThread.name, () => {
 
     const http = await collect(ask('error500'));
     expect(http.error).toMatchObject({ code: ErrorCode.PROVIDER_ERROR, retryable: true, retriedBySdk: true, message: 'The model provider answered with HTTP 500' });
-    // The SDK's own warnings (its retries) reach the main thread's log, without the key.
-    expect(logLines.join('')).not.toContain(API_KEY);
+    // Retried by the SDK on the thread: three requests upstream (after the overloaded one's).
+    expect(fake.requests.filter((r) => JSON.stringify(r.body).includes(fakeMarker('error500')))).toHaveLength(3);
   });
 
   it('closes the upstream request when the caller aborts', async () => {
@@ -90,12 +90,28 @@ describe(ProviderThread.name, () => {
     expect(textOf(next.events)).toBe(FAKE_ANTHROPIC_REPLY);
   });
 
-  it('refuses new streams once closed', async () => {
-    const closed = new ProviderThread({ anthropic: { apiKey: API_KEY, baseUrl: fake.url } }, pino({ level: 'silent' }));
-    await closed.ready();
-    await closed.close();
-    const { error } = await collect(closed.provider('anthropic').stream(llmRequest('claude-sonnet-5')));
-    expect(error).toMatchObject({ code: ErrorCode.PROVIDER_ERROR, retryable: true });
+  it('ends a stream still open when it closes, and refuses new ones', async () => {
+    const closing = new ProviderThread({ anthropic: { apiKey: API_KEY, baseUrl: fake.url } }, pino({ level: 'silent' }));
+    await closing.ready();
+    const open = collect(closing.provider('anthropic').stream(llmRequest('claude-sonnet-5', { messages: [{ role: 'user', content: `Hi ${fakeMarker('long')}` }] })));
+    await fake.waitForRequest(0);
+    await closing.close();
+    const { events, error } = await open;
+    expect(events.length).toBeLessThan(FAKE_LONG_CHUNKS.length);
+    expect(error).toMatchObject({ code: ErrorCode.PROVIDER_ERROR, retryable: true, message: 'The server is shutting down' });
+
+    const refused = await collect(closing.provider('anthropic').stream(llmRequest('claude-sonnet-5')));
+    expect(refused.error).toMatchObject({ code: ErrorCode.PROVIDER_ERROR, retryable: true });
+    await expect(closing.ready()).rejects.toMatchObject({ code: ErrorCode.PROVIDER_ERROR });
+  });
+
+  it('lets an abort end the wait for a thread that is still loading', async () => {
+    const loading = new ProviderThread({ anthropic: { apiKey: API_KEY, baseUrl: fake.url } }, pino({ level: 'silent' }));
+    const controller = new AbortController();
+    const waiting = loading.ready(controller.signal);
+    controller.abort();
+    await expect(waiting).rejects.toMatchObject({ name: 'AbortError' });
+    await loading.close();
   });
 
   it('is what LlmService streams through by default; PROVIDER_THREAD=false keeps the SDK on the main thread', async () => {

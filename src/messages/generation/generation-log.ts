@@ -83,7 +83,12 @@ export class MemoryGenerationLog implements GenerationLog {
   }
 
   async follow(messageId: string, afterSeq: number, handlers: FollowHandlers): Promise<() => void> {
-    const entry = this.entry(messageId);
+    const entry = this.entries.get(messageId);
+    // Gone since the caller looked (evicted, expired): nothing more will come.
+    if (!entry) {
+      handlers.onEnd();
+      return () => undefined;
+    }
     // Synchronous replay then registration: no event can slip in between.
     for (const event of entry.events) if (seqOf(event) > afterSeq) handlers.onEvent(event);
     if (entry.closed) {
