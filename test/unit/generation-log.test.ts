@@ -55,17 +55,6 @@ describe('MemoryGenerationLog bounds', () => {
     expect(await log.has('next')).toBe(true);
   });
 
-  it('ends at once a follower of a log that has gone (evicted since the caller looked), without making an empty one', async () => {
-    const log = new MemoryGenerationLog(20_000, 60_000, 100, 250);
-    await closedLog(log, 'gone', 300);
-    let ended = false;
-    const events: unknown[] = [];
-    await log.follow('gone', 0, { onEvent: (event) => events.push(event), onEnd: () => (ended = true) });
-    expect(ended).toBe(true);
-    expect(events).toEqual([]);
-    expect(await log.has('gone')).toBe(false);
-  });
-
   it('still bounds the number of ended logs', async () => {
     const log = new MemoryGenerationLog(20_000, 60_000, 2, 1_000);
     for (const id of ['a', 'b', 'c']) await closedLog(log, id, 1);

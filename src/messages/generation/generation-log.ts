@@ -83,12 +83,9 @@ export class MemoryGenerationLog implements GenerationLog {
   }
 
   async follow(messageId: string, afterSeq: number, handlers: FollowHandlers): Promise<() => void> {
-    const entry = this.entries.get(messageId);
-    // Gone since the caller looked (evicted, expired): nothing more will come.
-    if (!entry) {
-      handlers.onEnd();
-      return () => undefined;
-    }
+    // A generation that has not written its first frame yet gets its log now: the follower hears
+    // everything from the first frame on.
+    const entry = this.entry(messageId);
     // Synchronous replay then registration: no event can slip in between.
     for (const event of entry.events) if (seqOf(event) > afterSeq) handlers.onEvent(event);
     if (entry.closed) {

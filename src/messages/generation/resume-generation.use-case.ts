@@ -48,8 +48,10 @@ export class ResumeGeneration {
   }
 
   // Its live log to follow (running here, or on any instance with Redis); null once it has none.
+  // A generation running here is live before its first frame too: a retry that races the
+  // request it repeats (its turn committed, its typing frame not yet written) follows it.
   async live(message: MessageEntity, holds: boolean, generation = this.registry.get(message.id)): Promise<GenerationHandle | null> {
-    if (!(await this.log.has(message.id))) return null;
+    if (!generation && !(await this.log.has(message.id))) return null;
     return this.registry.handle(message.id, message.chatId, { generation, holds, attached: true });
   }
 }
