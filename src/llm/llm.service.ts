@@ -37,7 +37,7 @@ export class LlmService implements OnModuleInit, OnApplicationShutdown {
     const { anthropic, openai } = config;
     const anthropicSettings = anthropic.apiKey ? { apiKey: anthropic.apiKey, baseUrl: anthropic.baseUrl } : undefined;
     const openaiSettings = openai.apiKey || openai.baseUrl ? { apiKey: openai.apiKey, baseUrl: openai.baseUrl } : undefined;
-    // The SDK clients on a thread of their own (see ProviderThread), started with the first request.
+    // The SDK clients on a thread of their own (see ProviderThread), started at boot.
     if (config.providerThread && (anthropicSettings || openaiSettings)) this.thread = new ProviderThread({ anthropic: anthropicSettings, openai: openaiSettings }, logger);
     if (anthropicSettings) this.providers.set('anthropic', this.thread?.provider('anthropic') ?? new AnthropicProvider(anthropicSettings, logger));
     if (openaiSettings) this.providers.set('openai', this.thread?.provider('openai') ?? new OpenAiProvider(openaiSettings, logger));

@@ -40,9 +40,8 @@ interface Stream {
   onActivity?: () => void;
 }
 
-// The model providers' SDK clients on a worker thread. On the main thread a stream of deltas
-// costs the SDK's HTTP client, its web streams and its SSE parsing, about half of all the work
-// of a held stream; here the main thread gets the deltas' text a batch at a time. The providers
+// The model providers' SDK clients on a worker thread. On the main thread the SDK's HTTP client,
+// its web streams and its SSE parsing took about a quarter of the work of held streams; here the main thread gets the deltas' text a batch at a time. The providers
 // are the same classes (their requests, their error mapping); a failure comes back as the
 // ProviderFailure they threw. A thread that dies fails the streams it had, and the next
 // stream starts a new one.
@@ -50,6 +49,7 @@ export class ProviderThread {
   private worker?: Worker;
   // Settles once the worker has built its providers (or has died trying).
   private loaded?: Promise<void>;
+  private isLoaded = false;
   private readonly streams = new Map<number, Stream>();
   private nextId = 0;
   private closed = false;
@@ -74,6 +74,8 @@ export class ProviderThread {
   async ready(signal?: AbortSignal): Promise<void> {
     if (this.closed) throw shuttingDown();
     const worker = this.thread();
+    // Every request asks: once loaded, nothing more to wait for.
+    if (this.isLoaded) return;
     let timer: NodeJS.Timeout | undefined;
     let onAbort: (() => void) | undefined;
     try {
@@ -102,7 +104,7 @@ export class ProviderThread {
     const worker = this.worker;
     this.worker = undefined;
     await worker?.terminate();
-    this.failAll(wireOf(shuttingDown()));
+    this.failAll(wireOf(shuttingDown(), false));
   }
 
   private async *stream(provider: ThreadedName, request: GenerateRequest): AsyncGenerator<LlmEvent> {
@@ -113,11 +115,7 @@ export class ProviderThread {
     const id = ++this.nextId;
     const stream: Stream = { queue: [], onActivity };
     this.streams.set(id, stream);
-    const wake = () => {
-      const resolve = stream.wake;
-      stream.wake = undefined;
-      resolve?.();
-    };
+    const wake = () => wakeUp(stream);
     signal.addEventListener('abort', wake, { once: true });
     let ended = false;
     try {
@@ -155,9 +153,7 @@ export class ProviderThread {
   private failAll(failure: WireFailure): void {
     for (const [id, stream] of this.streams) {
       stream.queue.push({ kind: 'failure', id, failure });
-      const resolve = stream.wake;
-      stream.wake = undefined;
-      resolve?.();
+      wakeUp(stream);
     }
   }
 
@@ -175,6 +171,7 @@ export class ProviderThread {
     worker.on('message', (batch: FromThread[]) => {
       for (const message of batch) {
         if (message.kind === 'ready') {
+          if (this.worker === worker) this.isLoaded = true;
           loaded();
           continue;
         }
@@ -188,17 +185,17 @@ export class ProviderThread {
         stream.onActivity?.();
         if (message.kind === 'activity') continue;
         stream.queue.push(message);
-        const resolve = stream.wake;
-        stream.wake = undefined;
-        resolve?.();
+        wakeUp(stream);
       }
     });
     const lost = (cause: unknown) => {
-      failed(new ProviderFailure(ErrorCode.PROVIDER_ERROR, 'The connection to the model provider failed', true, { cause }));
+      const failure = new ProviderFailure(ErrorCode.PROVIDER_ERROR, 'The connection to the model provider failed', true, { cause });
+      failed(failure);
       if (this.worker !== worker) return;
       this.worker = undefined;
+      this.isLoaded = false;
       if (!this.closed) this.logger.error({ err: cause }, 'the model providers thread stopped; starting another for the next request');
-      this.failAll({ code: ErrorCode.PROVIDER_ERROR, message: 'The connection to the model provider failed', retryable: true, retriedBySdk: false });
+      this.failAll(wireOf(failure, false));
     };
     worker.on('error', lost);
     worker.on('exit', (code) => lost(new Error(`the thread exited with code ${code}`)));
@@ -212,8 +209,23 @@ const LOAD_TIMEOUT_MS = 30_000;
 
 const shuttingDown = () => new ProviderFailure(ErrorCode.PROVIDER_ERROR, 'The server is shutting down', true);
 
-function wireOf(failure: ProviderFailure): WireFailure {
-  return { code: failure.code, message: failure.message, retryable: failure.retryable, retriedBySdk: failure.retriedBySdk };
+function wakeUp(stream: Stream): void {
+  const resolve = stream.wake;
+  stream.wake = undefined;
+  resolve?.();
+}
+
+// A failure as it crosses between the threads: its fields, and its cause's name, message and
+// HTTP status for the log (withCause false: the cause is this side's own, of no use to the caller).
+export function wireOf(failure: ProviderFailure, withCause = true): WireFailure {
+  const cause = withCause ? (failure.cause as { name?: string; message?: string; status?: number } | undefined) : undefined;
+  return {
+    code: failure.code,
+    message: failure.message,
+    retryable: failure.retryable,
+    retriedBySdk: failure.retriedBySdk,
+    cause: cause ? { name: String(cause.name ?? 'Error'), message: String(cause.message ?? cause), status: typeof cause.status === 'number' ? cause.status : undefined } : undefined,
+  };
 }
 
 function toFailure(wire: WireFailure): ProviderFailure {

@@ -8,7 +8,7 @@ import type { AppLogger } from '../common/logging/logger.js';
 import { AnthropicProvider } from './anthropic.provider.js';
 import { ProviderFailure, type LlmProvider } from './llm.types.js';
 import { OpenAiProvider } from './openai.provider.js';
-import type { FromThread, ProviderThreadSettings, ToThread, WireFailure } from './provider-thread.js';
+import { wireOf, type FromThread, type ProviderThreadSettings, type ToThread, type WireFailure } from './provider-thread.js';
 
 const settings = workerData as ProviderThreadSettings;
 const port = parentPort!;
@@ -50,16 +50,9 @@ if (settings.openai) providers.set('openai', new OpenAiProvider(settings.openai,
 const running = new Map<number, AbortController>();
 port.postMessage([{ kind: 'ready' }] satisfies FromThread[]);
 
+// What the providers throw is a ProviderFailure; anything else is a failure of the provider too.
 function wireFailure(error: unknown): WireFailure {
-  const failure = error instanceof ProviderFailure ? error : new ProviderFailure(ErrorCode.PROVIDER_ERROR, 'The model provider failed', false, { cause: error });
-  const cause = failure.cause as { name?: string; message?: string; status?: number } | undefined;
-  return {
-    code: failure.code,
-    message: failure.message,
-    retryable: failure.retryable,
-    retriedBySdk: failure.retriedBySdk,
-    cause: cause ? { name: String(cause.name ?? 'Error'), message: String(cause.message ?? cause), status: typeof cause.status === 'number' ? cause.status : undefined } : undefined,
-  };
+  return wireOf(error instanceof ProviderFailure ? error : new ProviderFailure(ErrorCode.PROVIDER_ERROR, 'The model provider failed', false, { cause: error }));
 }
 
 async function run(message: Extract<ToThread, { type: 'start' }>): Promise<void> {
